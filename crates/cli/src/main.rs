@@ -1,0 +1,51 @@
+//! `spindle`: run Spin apps. The binary only parses arguments and calls the library crates.
+
+mod up;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Run WebAssembly HTTP apps written for Spin, on a laptop or on Kubernetes.
+#[derive(Parser, Debug)]
+#[command(name = "spindle", version, about, propagate_version = true)]
+enum Cli {
+    /// Start the app's triggers and serve it (like `spin up`).
+    #[command(alias = "u")]
+    Up(up::UpArgs),
+}
+
+/// Exit code for a bad manifest or bad arguments, as clap uses for usage errors.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli {
+        Cli::Up(args) => up::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(manifest_error) = e.downcast_ref::<spindle_manifest::ManifestError>() {
+                eprintln!("{manifest_error}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SPINDLE_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info,wasmtime_wasi_http=off,cranelift=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}

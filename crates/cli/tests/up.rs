@@ -1,0 +1,380 @@
+//! End-to-end tests: the real `spindle` binary serving real guests (built by
+//! `.ci/build-guests.sh` with the real Spin SDKs) over real HTTP on 127.0.0.1.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn multi() -> std::path::PathBuf {
+    for c in ["multi_api", "multi_static", "multi_probe"] {
+        require_built(&example(&format!(
+            "multi/target/wasm32-wasip2/release/{c}.wasm"
+        )));
+    }
+    example("multi/spin.toml")
+}
+
+#[test]
+fn rust_spin_sdk_hello() {
+    require_built(&example(
+        "hello-rust/target/wasm32-wasip2/release/hello_rust.wasm",
+    ));
+    let s = Spindle::start(&example("hello-rust/spin.toml"), &[]);
+    let r = s.get("/hello");
+    assert_eq!(r.status, 200, "{}", s.stderr());
+    assert_eq!(r.text(), "Hello from Spindle! (Rust spin-sdk)\n");
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    // The wildcard route takes sub-paths; anything else is a 404 with an empty body.
+    assert_eq!(s.get("/hello/world").status, 200);
+    let r = s.get("/goodbye");
+    assert_eq!(r.status, 404);
+    assert!(r.body.is_empty());
+    assert!(s.stdout().contains("Serving http://127.0.0.1:"));
+    assert!(s.stdout().contains("hello: http://127.0.0.1:"));
+}
+
+#[test]
+fn rust_spin_sdk_7_wasip3_hello() {
+    require_built(&example(
+        "hello-rust-p3/target/wasm32-wasip2/release/hello_rust_p3.wasm",
+    ));
+    let s = Spindle::start(&example("hello-rust-p3/spin.toml"), &[]);
+    for _ in 0..3 {
+        let r = s.get("/anything?x=1");
+        assert_eq!(r.status, 200, "{}", s.stderr());
+        assert!(
+            r.text()
+                .starts_with("Hello from Spindle! (Rust spin-sdk 7, WASIp3)"),
+            "{}",
+            r.text()
+        );
+    }
+}
+
+#[test]
+fn python_spin_sdk_hello() {
+    require_built(&example("hello-python/app.wasm"));
+    let s = Spindle::start(&example("hello-python/spin.toml"), &[]);
+    let r = s.get("/py?x=1");
+    assert_eq!(r.status, 200, "{}", s.stderr());
+    assert!(
+        r.text().contains("Hello from Spindle! (Python spin-sdk)"),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn javascript_hello() {
+    require_built(&example("hello-js/dist/app.wasm"));
+    let s = Spindle::start(&example("hello-js/spin.toml"), &[]);
+    let r = s.get("/js");
+    assert_eq!(r.status, 200, "{}", s.stderr());
+    assert!(
+        r.text().contains("Hello from Spindle! (JavaScript)"),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn routing_precedence_static_files_and_redirects() {
+    let s = Spindle::start(&multi(), &[]);
+
+    // Exact beats wildcard.
+    let exact = s.get("/api/users").json();
+    assert_eq!(exact["headers"]["spin-matched-route"], "/api/users");
+    assert_eq!(exact["headers"]["spin-path-info"], "");
+
+    // `:id` segment plus wildcard remainder.
+    let param = s.get("/api/users/42/orders/7").json();
+    assert_eq!(param["headers"]["spin-matched-route"], "/api/users/:id/...");
+    assert_eq!(param["headers"]["spin-path-match-id"], "42");
+    assert_eq!(param["headers"]["spin-path-info"], "/orders/7");
+
+    // Static files mounted from assets/ at / in the static component.
+    let index = s.get("/static/index.html");
+    assert_eq!(index.status, 200);
+    assert_eq!(
+        index.body,
+        std::fs::read(example("multi/assets/index.html")).unwrap()
+    );
+    let nested = s.get("/static/sub/dir/file.txt");
+    assert_eq!(nested.status, 200);
+    assert_eq!(
+        nested.body,
+        std::fs::read(example("multi/assets/sub/dir/file.txt")).unwrap()
+    );
+    assert_eq!(s.get("/static/missing.html").status, 404);
+
+    // static_response: no component involved.
+    let redirect = s.get("/old");
+    assert_eq!(redirect.status, 302);
+    assert_eq!(redirect.header("location"), Some("/static/index.html"));
+
+    // No route.
+    assert_eq!(s.get("/nowhere").status, 404);
+}
+
+#[test]
+fn every_injected_header() {
+    let s = Spindle::start(&multi(), &[]);
+    let r = s.request(
+        "GET",
+        "/echo/a/b?theme=pink",
+        &[("Host", "example.com:8080"), ("x-custom", "kept")],
+    );
+    assert_eq!(r.status, 200, "{}", s.stderr());
+    let doc = r.json();
+    let h = &doc["headers"];
+    assert_eq!(
+        h["spin-full-url"],
+        "http://example.com:8080/echo/a/b?theme=pink"
+    );
+    assert_eq!(h["spin-path-info"], "/a/b");
+    assert_eq!(h["spin-matched-route"], "/echo/...");
+    assert_eq!(h["spin-raw-component-route"], "/echo/...");
+    assert_eq!(h["spin-component-route"], "/echo");
+    assert_eq!(h["spin-base-path"], "/");
+    let client = h["spin-client-addr"].as_str().unwrap();
+    assert!(client.starts_with("127.0.0.1:"), "{client}");
+    assert!(client[10..].parse::<u16>().is_ok(), "{client}");
+    assert_eq!(h["x-custom"], "kept");
+    // The guest sees an absolute request URI, as in Spin.
+    assert_eq!(doc["uri"], "http://example.com:8080/echo/a/b?theme=pink");
+    assert_eq!(doc["method"], "GET");
+}
+
+#[test]
+fn well_known_health_and_info() {
+    let s = Spindle::start(&multi(), &[]);
+    let health = s.get("/.well-known/spin/health");
+    assert_eq!((health.status, health.text().as_str()), (200, "OK"));
+    let info = s.get("/.well-known/spin/info");
+    assert_eq!(info.status, 200);
+    assert_eq!(info.header("content-type"), Some("application/json"));
+    let info = info.json();
+    assert_eq!(info["name"], "multi");
+    assert_eq!(info["version"], "0.1.0");
+    assert_eq!(s.get("/.well-known/spin/other").status, 404);
+}
+
+#[test]
+fn sandbox_env_and_files() {
+    let s = Spindle::start_with_env(
+        &multi(),
+        &["-e", "FROM_FLAG=flag-value"],
+        &[("SPINDLE_HOST_SECRET", "must-not-leak")],
+    );
+    // Granted: the manifest's `environment` and `-e`.
+    let r = s.get("/probe/env/GREETING");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello-from-manifest"));
+    assert_eq!(s.get("/probe/env/FROM_FLAG").text(), "flag-value");
+    // Not granted: the host's environment.
+    for name in ["SPINDLE_HOST_SECRET", "PATH", "HOME"] {
+        let r = s.get(&format!("/probe/env/{name}"));
+        assert_eq!((r.status, r.text().as_str()), (404, "unset"), "{name}");
+    }
+    // Not granted: host files, and the static component's files.
+    for path in ["/etc/passwd", "/index.html", "/proc/self/environ"] {
+        let r = s.get(&format!("/probe/file?path={path}"));
+        assert_ne!(r.status, 200, "{path} was readable: {}", r.text());
+    }
+    // The static component can read its own files but nothing outside them.
+    assert_eq!(s.get("/static/index.html").status, 200);
+    assert_eq!(s.get("/static/../../etc/passwd").status, 404);
+}
+
+#[test]
+fn guest_trap_is_a_500_and_the_server_keeps_serving() {
+    let s = Spindle::start(&multi(), &[]);
+    let r = s.get("/probe/panic");
+    assert_eq!(r.status, 500);
+    assert!(r.body.is_empty(), "{}", r.text());
+    assert!(
+        s.wait_for_output("component `probe` failed handling GET /probe/panic"),
+        "{}",
+        s.stderr()
+    );
+    // The same component and others still work.
+    assert_eq!(s.get("/probe/env/GREETING").status, 200);
+    assert_eq!(s.get("/api/users").status, 200);
+}
+
+#[test]
+fn infinite_loop_and_memory_bomb_fail_only_their_request() {
+    let s = Spindle::start(
+        &multi(),
+        &[
+            "--request-timeout",
+            "2s",
+            "--max-instance-memory",
+            "134217728",
+        ],
+    );
+    let start = Instant::now();
+    let r = s.get("/probe/loop");
+    assert_eq!(r.status, 500);
+    assert!(start.elapsed() < Duration::from_secs(30));
+    let r = s.get("/probe/alloc");
+    assert_eq!(r.status, 500);
+    assert_eq!(s.get("/probe/env/GREETING").status, 200);
+    assert_eq!(s.get("/.well-known/spin/health").status, 200);
+}
+
+#[test]
+fn guest_output_is_prefixed_and_logged() {
+    let s = Spindle::start(&multi(), &[]);
+    assert_eq!(s.get("/probe/stdout").status, 200);
+    assert!(
+        s.wait_for_output("[probe] probe says hello on stdout"),
+        "stdout: {}",
+        s.stdout()
+    );
+    assert!(s.wait_for_output("[probe] probe says hello on stderr"));
+    let logged = std::fs::read_to_string(s.log_dir().join("probe_stdout.txt")).unwrap();
+    assert!(logged.contains("probe says hello on stdout"), "{logged}");
+    let logged = std::fs::read_to_string(s.log_dir().join("probe_stderr.txt")).unwrap();
+    assert!(logged.contains("probe says hello on stderr"), "{logged}");
+}
+
+#[test]
+fn port_in_use_is_a_one_line_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let manifest = multi();
+    let (code, _out, err) = run_spindle(
+        &[
+            "up",
+            "-f",
+            manifest.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+        &repo_root(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(err.contains("--listen"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+fn app_with_source(dir: &std::path::Path, source_bytes: &[u8]) -> std::path::PathBuf {
+    std::fs::write(dir.join("thing.wasm"), source_bytes).unwrap();
+    let manifest = dir.join("spin.toml");
+    std::fs::write(
+        &manifest,
+        "spin_manifest_version = 2\n[application]\nname = \"t\"\n\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"thing\"\n\n[component.thing]\nsource = \"thing.wasm\"\n",
+    )
+    .unwrap();
+    manifest
+}
+
+#[test]
+fn invalid_wasm_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = app_with_source(dir.path(), b"this is not wasm");
+    let (code, _, err) = run_spindle(
+        &[
+            "up",
+            "-f",
+            manifest.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("component `thing`"), "{err}");
+    assert!(err.contains("not a WebAssembly binary"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn component_without_handler_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = wat::parse_str("(component (core module))").unwrap();
+    let manifest = app_with_source(dir.path(), &wasm);
+    let (code, _, err) = run_spindle(
+        &[
+            "up",
+            "-f",
+            manifest.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("component `thing`"), "{err}");
+    assert!(err.contains("exports no HTTP handler"), "{err}");
+}
+
+#[test]
+fn missing_manifest_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_spindle(&["up"], dir.path());
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("no spin.toml in the current directory"),
+        "{err}"
+    );
+    let (code, _, err) = run_spindle(&["up", "-f", "nope/spin.toml"], dir.path());
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nope/spin.toml"), "{err}");
+}
+
+#[test]
+fn manifest_errors_exit_2_with_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("spin.toml");
+    std::fs::write(
+        &manifest,
+        "spin_manifest_version = 2\n[application]\nname = \"t\"\n\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"thing\"\n\n[component.thing]\nsorce = \"thing.wasm\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = run_spindle(&["up", "-f", manifest.to_str().unwrap()], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("spin.toml:10"), "{err}");
+    assert!(err.contains("sorce"), "{err}");
+}
+
+#[test]
+fn compiled_code_cache_is_written_then_reused() {
+    require_built(&example(
+        "hello-rust/target/wasm32-wasip2/release/hello_rust.wasm",
+    ));
+    let cache = tempfile::tempdir().unwrap();
+    let cache_arg = cache.path().to_str().unwrap();
+    let manifest = example("hello-rust/spin.toml");
+    let entries = || {
+        let mut v: Vec<_> = std::fs::read_dir(cache.path())
+            .map(|d| {
+                d.map(|e| {
+                    let e = e.unwrap();
+                    (e.file_name(), e.metadata().unwrap().modified().unwrap())
+                })
+                .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    {
+        let s = Spindle::start(&manifest, &["--compiled-cache-dir", cache_arg]);
+        assert_eq!(s.get("/hello").status, 200);
+    }
+    let first = entries();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0].0.to_string_lossy().ends_with(".cwasm"));
+    {
+        let s = Spindle::start(&manifest, &["--compiled-cache-dir", cache_arg]);
+        assert_eq!(s.get("/hello").status, 200);
+    }
+    assert_eq!(entries(), first, "the cache entry was rewritten");
+}

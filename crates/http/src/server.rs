@@ -1,0 +1,266 @@
+//! The HTTP server and the whole request path, top to bottom:
+//!
+//! ```text
+//! accept (hyper) → well-known endpoints → Router::route(path)
+//!   → static response (no instance)              or
+//!   → add spin-* headers, absolute URI → ComponentHandler::handle (fresh instance)
+//!   → stream the response back; trap / timeout → 500 for this request only
+//! ```
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use http::{header, HeaderValue, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use spindle_manifest::locked::{HttpRoute, HttpTarget};
+use spindle_runtime::App;
+use tokio::net::TcpListener;
+use wasmtime_wasi_http::{Error as HttpError, WasiBody};
+
+use crate::headers::SpinHeaders;
+use crate::router::Router;
+
+/// Spin's reserved path prefix.
+const WELL_KNOWN: &str = "/.well-known/spin/";
+
+/// What a route leads to.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A component, by id.
+    Component(String),
+    /// A fixed response; no component runs.
+    Static {
+        /// Status code.
+        status: u16,
+        /// Response headers.
+        headers: BTreeMap<String, String>,
+        /// Response body.
+        body: Option<String>,
+    },
+}
+
+/// The HTTP trigger of one app: its routes and the loaded app they lead into.
+pub struct HttpTrigger {
+    app: Arc<App>,
+    router: Router<Target>,
+}
+
+impl HttpTrigger {
+    /// Builds the router from the app's `[[trigger.http]]` entries. Private routes are left
+    /// out: they are not reachable from outside.
+    pub fn new(app: Arc<App>) -> Self {
+        let mut router = Router::new();
+        for trigger in app.locked.http_triggers() {
+            let HttpRoute::Path(route) = &trigger.route else {
+                continue;
+            };
+            let target = match &trigger.target {
+                HttpTarget::Component { id, .. } => Target::Component(id.clone()),
+                HttpTarget::StaticResponse {
+                    status_code,
+                    headers,
+                    body,
+                } => Target::Static {
+                    status: *status_code,
+                    headers: headers.clone(),
+                    body: body.clone(),
+                },
+            };
+            router.add(route, target);
+        }
+        Self { app, router }
+    }
+
+    /// The router, e.g. to print the routes at start.
+    pub fn router(&self) -> &Router<Target> {
+        &self.router
+    }
+
+    /// Handles one request from `client`. Never fails: every error becomes a response.
+    pub async fn handle(
+        &self,
+        request: Request<Incoming>,
+        scheme: &str,
+        client: SocketAddr,
+    ) -> Response<WasiBody> {
+        let method = request.method().clone();
+        let path = request.uri().path().to_string();
+
+        // 1. Spin's own endpoints.
+        if let Some(endpoint) = path.strip_prefix(WELL_KNOWN) {
+            return self.well_known(endpoint);
+        }
+
+        // 2. Route.
+        let Some(routed) = self.router.route(&path) else {
+            return empty(StatusCode::NOT_FOUND);
+        };
+        let component_id = match routed.target {
+            Target::Static {
+                status,
+                headers,
+                body,
+            } => return static_response(*status, headers, body.as_deref()),
+            Target::Component(id) => id,
+        };
+        let Some(handler) = self.app.handler(component_id) else {
+            tracing::error!("route {} has no loaded component", routed.pattern.raw);
+            return empty(StatusCode::INTERNAL_SERVER_ERROR);
+        };
+
+        // 3. Shape the request as Spin does: absolute URI, spin-* headers, no hop-by-hop headers.
+        let (mut parts, body) = request.into_parts();
+        let full_url = absolute_url(scheme, &parts.uri, parts.headers.get(header::HOST));
+        if let Ok(uri) = full_url.parse::<Uri>() {
+            parts.uri = uri;
+        }
+        parts.headers.remove(header::CONNECTION);
+        SpinHeaders::new(
+            full_url,
+            routed.pattern,
+            &routed.params,
+            &routed.path_info,
+            client,
+        )
+        .apply(&mut parts.headers);
+        let body = body.map_err(HttpError::from).boxed_unsync();
+
+        // 4. Instantiate and run the component.
+        match handler.handle(Request::from_parts(parts, body)).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::error!(
+                    "component `{component_id}` failed handling {method} {path} (route {}): {error:#}",
+                    routed.pattern.raw
+                );
+                empty(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+    }
+
+    fn well_known(&self, endpoint: &str) -> Response<WasiBody> {
+        match endpoint {
+            "health" => text(StatusCode::OK, "OK"),
+            "info" => {
+                let meta = &self.app.locked.metadata;
+                let mut info = serde_json::Map::new();
+                for key in ["name", "version"] {
+                    if let Some(value) = meta.get(key) {
+                        info.insert(key.to_string(), value.clone());
+                    }
+                }
+                if let Some(digest) = meta.get("oci_image_digest") {
+                    info.insert("oci_image_digest".into(), digest.clone());
+                }
+                let mut response =
+                    text(StatusCode::OK, &serde_json::Value::Object(info).to_string());
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                response
+            }
+            _ => empty(StatusCode::NOT_FOUND),
+        }
+    }
+}
+
+/// `{scheme}://{Host header}{path?query}`, as Spin builds `spin-full-url`.
+fn absolute_url(scheme: &str, uri: &Uri, host: Option<&HeaderValue>) -> String {
+    let authority = host
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".to_string());
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    format!("{scheme}://{authority}{path}")
+}
+
+fn full(status: StatusCode, body: Bytes) -> Response<WasiBody> {
+    let mut response = Response::new(
+        Full::new(body)
+            .map_err(|never: Infallible| match never {})
+            .boxed_unsync(),
+    );
+    *response.status_mut() = status;
+    response
+}
+
+fn empty(status: StatusCode) -> Response<WasiBody> {
+    full(status, Bytes::new())
+}
+
+fn text(status: StatusCode, body: &str) -> Response<WasiBody> {
+    full(status, Bytes::from(body.to_string()))
+}
+
+fn static_response(
+    status: u16,
+    headers: &BTreeMap<String, String>,
+    body: Option<&str>,
+) -> Response<WasiBody> {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let mut response = full(status, Bytes::from(body.unwrap_or_default().to_string()));
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
+}
+
+/// Binds `addr`, with an error that says what to do when it fails.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                " (help: another process is using this port; pick another with --listen)"
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                " (help: ports below 1024 need privileges; pick another with --listen)"
+            }
+            _ => "",
+        };
+        anyhow::anyhow!("cannot listen on {addr}: {e}{hint}")
+    })
+}
+
+/// Serves `trigger` on `listener` (HTTP/1.1 and HTTP/2) until `shutdown` resolves.
+pub async fn serve(
+    trigger: Arc<HttpTrigger>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, client) = tokio::select! {
+            accepted = listener.accept() => accepted.context("accepting a connection")?,
+            () = &mut shutdown => return Ok(()),
+        };
+        let _ = stream.set_nodelay(true);
+        let trigger = trigger.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let trigger = trigger.clone();
+                async move { Ok::<_, Infallible>(trigger.handle(request, "http", client).await) }
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            if let Err(e) = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!("connection from {client} ended: {e}");
+            }
+        });
+    }
+}

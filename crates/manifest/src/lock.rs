@@ -1,0 +1,712 @@
+//! Turning a validated, normalized manifest into a [`LockedApp`]: resolves sources and
+//! files against the manifest directory (which must exist on disk).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Component as PathComponent, Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+use crate::diag::{Diagnostic, Sink};
+use crate::locked::{
+    ContentPath, ContentRef, LockedApp, LockedComponent, LockedComponentSource, LockedTrigger,
+    LockedVariable, MUST_UNDERSTAND_COMPONENT_HOST_REQUIREMENTS, SERVICE_CHAINING_KEY,
+    SPIN_LOCK_VERSION, WASM_CONTENT_TYPE,
+};
+use crate::schema::{
+    AppManifest, Component, ComponentDependency, ComponentSource, ComponentSpec, Dependency,
+    InheritConfiguration, WasiFilesMount,
+};
+use crate::validate::{ComponentLocs, Parsed, Span};
+
+/// Makes `path` absolute (against the current directory) and removes `.`/`..` lexically,
+/// without resolving symlinks (like Spin's `path_absolutize`).
+pub(crate) fn absolutize(path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("/"))
+            .join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            PathComponent::CurDir => {}
+            PathComponent::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// `rel` (a relative path) normalized lexically; `None` if it escapes upwards.
+fn normalize_relative(rel: &Path) -> Option<PathBuf> {
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for c in rel.components() {
+        match c {
+            PathComponent::CurDir => {}
+            PathComponent::ParentDir => {
+                parts.pop()?;
+            }
+            PathComponent::Normal(p) => parts.push(p),
+            _ => return None,
+        }
+    }
+    Some(parts.iter().collect())
+}
+
+/// Guest path: `dest` + `/` + `rel` with forward slashes.
+fn guest_path(dest: &str, rel: &Path) -> PathBuf {
+    let rel: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let base = dest.trim_end_matches('/');
+    if rel.is_empty() {
+        return PathBuf::from(if base.is_empty() { "/" } else { dest });
+    }
+    PathBuf::from(format!("{base}/{}", rel.join("/")))
+}
+
+/// All regular files under `dir` (following symlinks), sorted, recursively.
+fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for p in entries {
+        let Ok(meta) = std::fs::metadata(&p) else {
+            continue; // dangling symlink
+        };
+        if meta.is_dir() {
+            walk_dir(&p, out)?;
+        } else if meta.is_file() {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn toml_to_json(v: &toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s.clone()),
+        toml::Value::Integer(i) => Value::from(*i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => Value::Object(table_to_json(t)),
+    }
+}
+
+fn table_to_json(t: &toml::Table) -> Map<String, Value> {
+    t.iter()
+        .map(|(k, v)| (k.clone(), toml_to_json(v)))
+        .collect()
+}
+
+fn string_array(v: &[String]) -> Value {
+    Value::Array(v.iter().cloned().map(Value::String).collect())
+}
+
+/// Files mapped so far: guest path -> index, so that a later mapping replaces an earlier one.
+#[derive(Default)]
+struct FileSet {
+    files: Vec<ContentPath>,
+    index: HashMap<PathBuf, usize>,
+}
+
+impl FileSet {
+    fn add(&mut self, host: &Path, guest: PathBuf) {
+        let Some(content) = ContentRef::file(host) else {
+            return;
+        };
+        let cp = ContentPath {
+            content,
+            path: guest.clone(),
+        };
+        match self.index.get(&guest) {
+            Some(&i) => self.files[i] = cp,
+            None => {
+                self.index.insert(guest, self.files.len());
+                self.files.push(cp);
+            }
+        }
+    }
+}
+
+struct Locker<'a> {
+    sink: Sink<'a>,
+    app_root: PathBuf,
+    manifest: &'a AppManifest,
+}
+
+impl Locker<'_> {
+    fn root_display(&self) -> String {
+        self.app_root.display().to_string()
+    }
+
+    fn component_source(
+        &mut self,
+        id: &str,
+        c: &Component,
+        span: &Span,
+    ) -> Option<LockedComponentSource> {
+        let content = match &c.source {
+            ComponentSource::Local(p) => {
+                let path = absolutize(&self.app_root.join(p));
+                if !path.is_file() {
+                    let hint = match &c.build {
+                        Some(b) => format!(
+                            "run `spindle build` to build it (build command: `{}`)",
+                            b.commands().join(" && ")
+                        ),
+                        None => format!(
+                            "run `spindle build` to build it, or fix the path (it is relative to `{}`)",
+                            self.root_display()
+                        ),
+                    };
+                    self.sink.error_hint(
+                        span,
+                        format!(
+                            "source `{p}` of component `{id}` does not exist (looked for `{}`)",
+                            path.display()
+                        ),
+                        hint,
+                    );
+                    return None;
+                }
+                ContentRef::file(&path)?
+            }
+            ComponentSource::Remote { url, digest } => ContentRef {
+                source: Some(url.clone()),
+                digest: Some(digest.clone()),
+                ..Default::default()
+            },
+            ComponentSource::Registry {
+                package, version, ..
+            } => {
+                self.sink.error_hint(
+                    span,
+                    format!("registry package sources are not supported yet (component `{id}` uses `{package}@{version}`)"),
+                    "use a local file (`source = \"app.wasm\"`) or a URL (`source = { url = \"https://...\", digest = \"sha256:...\" }`)",
+                );
+                return None;
+            }
+        };
+        Some(LockedComponentSource {
+            content_type: WASM_CONTENT_TYPE.into(),
+            content,
+        })
+    }
+
+    fn files(&mut self, id: &str, c: &Component, locs: &ComponentLocs) -> Vec<ContentPath> {
+        let ctx = format!("[component.{id}]");
+        let excludes: Vec<glob::Pattern> = c
+            .exclude_files
+            .iter()
+            .filter_map(|p| glob::Pattern::new(p).ok())
+            .collect();
+        let excluded = |host: &Path, root: &Path| -> bool {
+            host.strip_prefix(root)
+                .map(|rel| excludes.iter().any(|p| p.matches_path(rel)))
+                .unwrap_or(false)
+        };
+        let mut set = FileSet::default();
+        for (i, mount) in c.files.iter().enumerate() {
+            let (entry_span, src_span) = locs
+                .files
+                .get(i)
+                .cloned()
+                .unwrap_or((locs.header.clone(), locs.header.clone()));
+            match mount {
+                WasiFilesMount::Pattern(p) => {
+                    if Path::new(p).is_absolute() {
+                        self.sink.error_hint(
+                            &entry_span,
+                            format!("`files` entry `{p}` in {ctx} must be a relative path"),
+                            "paths are relative to the manifest directory; to mount a host directory elsewhere use `{ source = \"dir\", destination = \"/dir\" }`",
+                        );
+                        continue;
+                    }
+                    let Some(rel) = normalize_relative(Path::new(p)) else {
+                        self.sink.error(
+                            &entry_span,
+                            format!(
+                                "`files` entry `{p}` in {ctx} is outside the application directory"
+                            ),
+                        );
+                        continue;
+                    };
+                    let full = self.app_root.join(&rel);
+                    if full.is_file() {
+                        set.add(&full, guest_path("/", &rel));
+                    } else if full.is_dir() {
+                        let mut found = Vec::new();
+                        if let Err(e) = walk_dir(&full, &mut found) {
+                            self.sink.error(
+                                &entry_span,
+                                format!("cannot read directory `{p}` in {ctx}: {e}"),
+                            );
+                            continue;
+                        }
+                        for f in found {
+                            if excluded(&f, &self.app_root) {
+                                continue;
+                            }
+                            if let Ok(r) = f.strip_prefix(&self.app_root) {
+                                set.add(&f, guest_path("/", r));
+                            }
+                        }
+                    } else if glob::Pattern::escape(p) != *p {
+                        let pattern = format!(
+                            "{}/{}",
+                            glob::Pattern::escape(&self.app_root.to_string_lossy()),
+                            p.trim_start_matches("./")
+                        );
+                        let paths = match glob::glob(&pattern) {
+                            Ok(paths) => paths,
+                            Err(e) => {
+                                self.sink.error(
+                                    &entry_span,
+                                    format!("invalid glob `{p}` in `files` of {ctx}: {}", e.msg),
+                                );
+                                continue;
+                            }
+                        };
+                        let mut matched = 0;
+                        for path in paths.flatten() {
+                            if !path.is_file() {
+                                continue;
+                            }
+                            let path = absolutize(&path);
+                            let Ok(r) = path.strip_prefix(&self.app_root) else {
+                                self.sink.error(
+                                    &entry_span,
+                                    format!("`files` pattern `{p}` in {ctx} matches `{}`, which is outside the application directory", path.display()),
+                                );
+                                break;
+                            };
+                            matched += 1;
+                            if excluded(&path, &self.app_root) {
+                                continue;
+                            }
+                            let guest = guest_path("/", r);
+                            set.add(&path, guest);
+                        }
+                        if matched == 0 {
+                            self.sink.warn_hint(
+                                &entry_span,
+                                format!("`files` pattern `{p}` in {ctx} matches no files"),
+                                format!(
+                                    "patterns are relative to the manifest directory `{}`",
+                                    self.root_display()
+                                ),
+                            );
+                        }
+                    } else {
+                        self.sink.error_hint(
+                            &entry_span,
+                            format!("`files` entry `{p}` in {ctx} does not exist"),
+                            format!(
+                                "paths are relative to the manifest directory `{}`",
+                                self.root_display()
+                            ),
+                        );
+                    }
+                }
+                WasiFilesMount::Placement {
+                    source,
+                    destination,
+                } => {
+                    let full = absolutize(&self.app_root.join(source));
+                    if full.is_file() {
+                        set.add(&full, PathBuf::from(destination));
+                    } else if full.is_dir() {
+                        let mut found = Vec::new();
+                        if let Err(e) = walk_dir(&full, &mut found) {
+                            self.sink.error(
+                                &src_span,
+                                format!("cannot read directory `{source}` in {ctx}: {e}"),
+                            );
+                            continue;
+                        }
+                        let mut matched = 0;
+                        for f in found {
+                            matched += 1;
+                            if excluded(&f, &self.app_root) {
+                                continue;
+                            }
+                            if let Ok(r) = f.strip_prefix(&full) {
+                                set.add(&f, guest_path(destination, r));
+                            }
+                        }
+                        if matched == 0 {
+                            self.sink.warn(
+                                &src_span,
+                                format!("files source directory `{source}` in {ctx} is empty"),
+                            );
+                        }
+                    } else {
+                        self.sink.error_hint(
+                            &src_span,
+                            format!("files source `{source}` in {ctx} does not exist"),
+                            format!(
+                                "`source` is a file or directory path relative to the manifest directory `{}` (globs are not expanded here)",
+                                self.root_display()
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        set.files
+    }
+
+    fn source_of_component_ref(
+        &mut self,
+        target: &str,
+        span: &Span,
+        ctx: &str,
+    ) -> Option<ContentRef> {
+        let Some(c) = self.manifest.components.get(target) else {
+            self.sink
+                .error(span, format!("unknown component `{target}` in {ctx}"));
+            return None;
+        };
+        let c = c.clone();
+        self.component_source(target, &c, span).map(|s| s.content)
+    }
+
+    /// Locks one dependency into Spin's `LockedComponentDependency` JSON shape.
+    fn dependency(
+        &mut self,
+        dep: &Dependency,
+        inherit_all_default: bool,
+        span: &Span,
+        ctx: &str,
+    ) -> Option<Value> {
+        let content = if let Some(path) = &dep.path {
+            let full = absolutize(&self.app_root.join(path));
+            if !full.is_file() {
+                self.sink.error_hint(
+                    span,
+                    format!("dependency file `{path}` of {ctx} does not exist"),
+                    format!(
+                        "the path is relative to the manifest directory `{}`",
+                        self.root_display()
+                    ),
+                );
+                return None;
+            }
+            ContentRef::file(&full)?
+        } else if let Some(url) = &dep.url {
+            ContentRef {
+                source: Some(url.clone()),
+                digest: dep.digest.clone(),
+                ..Default::default()
+            }
+        } else if let Some(target) = &dep.component {
+            self.source_of_component_ref(target, span, ctx)?
+        } else {
+            self.sink.error_hint(
+                span,
+                format!("registry dependencies are not supported yet ({ctx})"),
+                "use `{ path = \"dep.wasm\" }`, `{ url = \"...\", digest = \"sha256:...\" }` or `{ component = \"<id>\" }`",
+            );
+            return None;
+        };
+        let mut out = Map::new();
+        out.insert(
+            "source".into(),
+            serde_json::to_value(LockedComponentSource {
+                content_type: WASM_CONTENT_TYPE.into(),
+                content,
+            })
+            .ok()?,
+        );
+        out.insert(
+            "export".into(),
+            dep.export.clone().map(Value::String).unwrap_or(Value::Null),
+        );
+        let inherit = match &dep.inherit_configuration {
+            Some(InheritConfiguration::All(true)) => Some(json!("All")),
+            Some(InheritConfiguration::All(false)) => None,
+            Some(InheritConfiguration::Some(keys)) if keys.is_empty() => None,
+            Some(InheritConfiguration::Some(keys)) => Some(json!({ "Some": keys })),
+            None if inherit_all_default => Some(json!("All")),
+            None => None,
+        };
+        if let Some(i) = inherit {
+            out.insert("inherit".into(), i);
+        }
+        Some(Value::Object(out))
+    }
+
+    fn component(
+        &mut self,
+        id: &str,
+        c: &Component,
+        locs: &ComponentLocs,
+    ) -> Option<LockedComponent> {
+        let source = self.component_source(id, c, &locs.source);
+        let files = self.files(id, c, locs);
+
+        let hosts = c.normalized_allowed_outbound_hosts();
+        let mut metadata = Map::new();
+        if !c.description.is_empty() {
+            metadata.insert("description".into(), Value::String(c.description.clone()));
+        }
+        metadata.insert("allowed_outbound_hosts".into(), string_array(&hosts));
+        metadata.insert("key_value_stores".into(), string_array(&c.key_value_stores));
+        metadata.insert("databases".into(), string_array(&c.sqlite_databases));
+        metadata.insert("ai_models".into(), string_array(&c.ai_models));
+        if let Some(b) = &c.build {
+            if let Ok(v) = serde_json::to_value(b) {
+                metadata.insert("build".into(), v);
+            }
+        }
+
+        let ctx = format!("[component.{id}]");
+        let inherit_default = c.dependencies_inherit_configuration == Some(true);
+        let mut dependencies = BTreeMap::new();
+        for (name, dep) in c.dependencies.iter() {
+            let span = locs
+                .deps
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, s)| s.clone())
+                .unwrap_or(locs.header.clone());
+            let dctx = format!("dependency `{name}` of {ctx}");
+            let table = match dep {
+                ComponentDependency::Version(v) => Dependency {
+                    version: Some(v.clone()),
+                    ..Default::default()
+                },
+                ComponentDependency::Table(t) => (**t).clone(),
+            };
+            if let Some(v) = self.dependency(&table, inherit_default, &span, &dctx) {
+                dependencies.insert(name.clone(), v);
+            }
+        }
+
+        let mut host_requirements = Map::new();
+        if hosts.iter().any(|h| is_chaining_host(h)) {
+            host_requirements.insert(SERVICE_CHAINING_KEY.into(), json!("required"));
+        }
+
+        Some(LockedComponent {
+            id: id.to_string(),
+            metadata,
+            source: source?,
+            env: c
+                .environment
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            files,
+            config: c
+                .variables
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            dependencies,
+            host_requirements,
+        })
+    }
+}
+
+/// `scheme://*.spin.internal[:port]` or `scheme://name.spin.internal`.
+fn is_chaining_host(h: &str) -> bool {
+    let Some((_, rest)) = h.split_once("://") else {
+        return false;
+    };
+    let host = rest.trim_end_matches('/');
+    let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+    host.ends_with(".spin.internal")
+}
+
+/// Locks a parsed manifest. `manifest_path` is the path as the user gave it (for diagnostics).
+pub(crate) fn lock(
+    parsed: &Parsed,
+    manifest_path: &Path,
+    text: &str,
+) -> Result<(LockedApp, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let abs_manifest = absolutize(manifest_path);
+    let app_root = abs_manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let m = &parsed.manifest;
+    let mut locker = Locker {
+        sink: Sink::new(manifest_path, text),
+        app_root,
+        manifest: m,
+    };
+
+    // App metadata.
+    let app = &m.application;
+    let mut metadata = Map::new();
+    metadata.insert("name".into(), Value::String(app.name.clone()));
+    if !app.version.is_empty() {
+        metadata.insert("version".into(), Value::String(app.version.clone()));
+    }
+    if !app.description.is_empty() {
+        metadata.insert("description".into(), Value::String(app.description.clone()));
+    }
+    if !app.authors.is_empty() {
+        metadata.insert("authors".into(), string_array(&app.authors));
+    }
+    if let Ok(origin) = url::Url::from_file_path(&abs_manifest) {
+        metadata.insert("origin".into(), Value::String(origin.to_string()));
+    }
+    if !app.trigger_global_configs.is_empty() {
+        let triggers: Map<String, Value> = app
+            .trigger_global_configs
+            .iter()
+            .map(|(k, t)| (k.clone(), Value::Object(table_to_json(t))))
+            .collect();
+        metadata.insert("triggers".into(), Value::Object(triggers));
+    }
+    if m.triggers.len() == 1 {
+        let ty = m.triggers.keys().next().cloned().unwrap_or_default();
+        let mut single = app
+            .trigger_global_configs
+            .get(&ty)
+            .map(table_to_json)
+            .unwrap_or_default();
+        single.insert("type".into(), Value::String(ty));
+        metadata.insert("trigger".into(), Value::Object(single));
+    }
+
+    let variables = m
+        .variables
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                LockedVariable {
+                    description: v.description.clone(),
+                    default: v.default.clone(),
+                    secret: v.secret,
+                },
+            )
+        })
+        .collect();
+
+    // Triggers.
+    let mut triggers = Vec::new();
+    for (ty, t) in m.all_triggers() {
+        let mut config = table_to_json(&t.config);
+        let id_of = |s: &ComponentSpec| match s {
+            ComponentSpec::Reference(id) => Value::String(id.clone()),
+            ComponentSpec::Inline(_) => Value::Null, // normalization removed these
+        };
+        if let Some(c) = &t.component {
+            config.insert("component".into(), id_of(c));
+        }
+        if !t.components.is_empty() {
+            let comps: Map<String, Value> = t
+                .components
+                .iter()
+                .map(|(k, specs)| {
+                    (
+                        k.clone(),
+                        Value::Array(specs.as_slice().iter().map(id_of).collect()),
+                    )
+                })
+                .collect();
+            config.insert("components".into(), Value::Object(comps));
+        }
+        let span = parsed.trigger_spans.get(&t.id).cloned().unwrap_or(0..0);
+        let mut trigger_dependencies = BTreeMap::new();
+        for (key, deps) in t.dependencies.iter() {
+            let ctx = format!("`dependencies.{key}` of trigger `{}`", t.id);
+            let locked: Vec<Value> = deps
+                .iter()
+                .filter_map(|d| locker.dependency(d, false, &span, &ctx))
+                .collect();
+            trigger_dependencies.insert(key.clone(), Value::Array(locked));
+        }
+        triggers.push(LockedTrigger {
+            id: t.id.clone(),
+            trigger_type: ty.clone(),
+            trigger_config: Value::Object(config),
+            trigger_dependencies,
+        });
+    }
+
+    // Components.
+    let mut components = Vec::new();
+    for (id, c) in m.components.iter() {
+        let locs = parsed.locs.get(id).cloned().unwrap_or_default();
+        if let Some(lc) = locker.component(id, c, &locs) {
+            components.push(lc);
+        }
+    }
+
+    if locker.sink.has_errors() {
+        return Err(locker.sink.split().0);
+    }
+    let mut must_understand = Vec::new();
+    if components.iter().any(|c| !c.host_requirements.is_empty()) {
+        must_understand.push(MUST_UNDERSTAND_COMPONENT_HOST_REQUIREMENTS.to_string());
+    }
+    let (_, warnings) = locker.sink.split();
+    Ok((
+        LockedApp {
+            spin_lock_version: SPIN_LOCK_VERSION,
+            must_understand,
+            metadata,
+            host_requirements: Map::new(),
+            variables,
+            triggers,
+            components,
+        },
+        warnings,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_paths() {
+        assert_eq!(
+            guest_path("/", Path::new("a/b.txt")),
+            PathBuf::from("/a/b.txt")
+        );
+        assert_eq!(
+            guest_path("/static/", Path::new("x")),
+            PathBuf::from("/static/x")
+        );
+        assert_eq!(
+            guest_path("/static", Path::new("x")),
+            PathBuf::from("/static/x")
+        );
+        assert_eq!(guest_path("/", Path::new("")), PathBuf::from("/"));
+    }
+
+    #[test]
+    fn relative_normalization() {
+        assert_eq!(
+            normalize_relative(Path::new("./a/../b/c")),
+            Some(PathBuf::from("b/c"))
+        );
+        assert_eq!(normalize_relative(Path::new("../x")), None);
+        assert_eq!(absolutize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+    }
+
+    #[test]
+    fn chaining_hosts() {
+        assert!(is_chaining_host("http://pricing.spin.internal"));
+        assert!(is_chaining_host("http://*.spin.internal:80"));
+        assert!(!is_chaining_host("https://example.com"));
+        assert!(!is_chaining_host("spin.internal"));
+    }
+}

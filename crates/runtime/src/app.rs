@@ -1,0 +1,354 @@
+//! Loading a locked app: every component's bytes are read, componentized if they are a core
+//! module, compiled (through the [`CompileCache`]), checked for an HTTP handler export, linked
+//! against the host interfaces, and pre-instantiated, so a request only has to instantiate.
+//!
+//! The runtime only ever sees the locked form (`spin.lock` JSON), whether the app came from a
+//! local `spin.toml` or from a registry.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use spindle_manifest::locked::{ContentRef, Executor, HttpTarget, LockedApp, LockedComponent};
+use wasmtime::component::{Component, Linker};
+use wasmtime_wasi_http::handler::ProxyPre;
+
+use crate::cache::CompileCache;
+use crate::engine::SpindleEngine;
+use crate::handler::{ComponentHandler, HandlerKind, InstanceReuse};
+use crate::sandbox::{InstanceState, LogSinks, Sandbox};
+
+/// How to load and run an app.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Compiled-code cache.
+    pub cache: CompileCache,
+    /// Where guest stdout/stderr go.
+    pub logs: LogSinks,
+    /// Deadline for one request; a guest still running then is stopped and the request gets 500.
+    pub request_timeout: Option<Duration>,
+    /// Instance reuse for WASIp3 handlers.
+    pub reuse: InstanceReuse,
+    /// Directory under which each component's `files` are staged for read-only mounting.
+    /// A temporary directory (removed on exit) when `None`.
+    pub files_dir: Option<PathBuf>,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self {
+            cache: CompileCache::default_dir()
+                .map(CompileCache::at)
+                .unwrap_or_else(CompileCache::disabled),
+            logs: LogSinks::default(),
+            request_timeout: None,
+            reuse: InstanceReuse::default(),
+            files_dir: None,
+        }
+    }
+}
+
+/// A loaded app: the locked form plus a ready handler for every component an HTTP trigger uses.
+pub struct App {
+    /// The locked app this was loaded from.
+    pub locked: LockedApp,
+    handlers: HashMap<String, ComponentHandler>,
+    _staging: Option<tempfile::TempDir>,
+}
+
+impl App {
+    /// Loads every component referenced by an HTTP trigger. Errors name the component and say
+    /// what to do.
+    pub fn load(
+        engine: &SpindleEngine,
+        locked: LockedApp,
+        options: &RuntimeOptions,
+    ) -> anyhow::Result<Self> {
+        let (staging, files_dir) = match &options.files_dir {
+            Some(dir) => (None, dir.clone()),
+            None => {
+                let tmp = tempfile::Builder::new()
+                    .prefix("spindle-files-")
+                    .tempdir()
+                    .context("creating a temporary directory for component files")?;
+                let path = tmp.path().to_path_buf();
+                (Some(tmp), path)
+            }
+        };
+
+        let linker = host_linker(&engine.engine)?;
+        let mut handlers = HashMap::new();
+        for trigger in locked.http_triggers() {
+            let HttpTarget::Component {
+                id: component_id,
+                executor,
+            } = &trigger.target
+            else {
+                continue;
+            };
+            if handlers.contains_key(component_id) {
+                continue;
+            }
+            if let Executor::Wagi { .. } = executor {
+                bail!(
+                    "trigger `{}` uses the `wagi` executor, which Spindle does not support yet; \
+                     use executor = {{ type = \"http\" }} with a wasi:http component",
+                    trigger.id
+                );
+            }
+            let component = locked.component(component_id).with_context(|| {
+                format!(
+                    "trigger `{}` refers to component `{component_id}`, which the app does not define",
+                    trigger.id
+                )
+            })?;
+            let handler = load_component(engine, &linker, component, options, &files_dir)
+                .with_context(|| format!("failed to load component `{component_id}`"))?;
+            handlers.insert(component_id.clone(), handler);
+        }
+        Ok(Self {
+            locked,
+            handlers,
+            _staging: staging,
+        })
+    }
+
+    /// The handler for a component, if an HTTP trigger uses it.
+    pub fn handler(&self, component_id: &str) -> Option<&ComponentHandler> {
+        self.handlers.get(component_id)
+    }
+}
+
+/// The linker every component is checked against: WASI p2 and p3 (clocks, random, cli,
+/// filesystem, sockets gated by the sandbox) and wasi:http p2 and p3.
+fn host_linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<InstanceState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+    wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+    Ok(linker)
+}
+
+fn load_component(
+    engine: &SpindleEngine,
+    linker: &Linker<InstanceState>,
+    component: &LockedComponent,
+    options: &RuntimeOptions,
+    files_dir: &Path,
+) -> anyhow::Result<ComponentHandler> {
+    let bytes = read_content(&component.source.content, "source")?;
+    let bytes = componentize_if_needed(bytes)?;
+    let compiled = options.cache.load(&engine.engine, &bytes).map_err(|e| {
+        anyhow::anyhow!("{e:#}").context("the component is not a valid WebAssembly component")
+    })?;
+
+    let kind = handler_kind(&engine.engine, &compiled)?;
+
+    let mut linker = linker.clone();
+    let stubbed = crate::unsupported::link_unsupported(&mut linker, &engine.engine, &compiled)?;
+    if !stubbed.is_empty() {
+        tracing::warn!(
+            "component `{}` imports interfaces Spindle does not provide yet; calling them fails \
+             the request: {}",
+            component.id,
+            stubbed.join(", ")
+        );
+    }
+    let instance_pre = linker
+        .instantiate_pre(&compiled)
+        .map_err(|e| anyhow::anyhow!("{e:#}"))
+        .context("linking the component against the host")?;
+    let pre = match kind {
+        HandlerKind::WasiHttpP2 => ProxyPre::P2(
+            wasmtime_wasi_http::p2::bindings::ProxyPre::new(instance_pre)
+                .map_err(|e| anyhow::anyhow!("{e:#}"))?,
+        ),
+        HandlerKind::WasiHttpP3 => ProxyPre::P3(
+            wasmtime_wasi_http::p3::bindings::ServicePre::new(instance_pre)
+                .map_err(|e| anyhow::anyhow!("{e:#}"))?,
+        ),
+    };
+
+    let files_root = stage_files(component, &files_dir.join(&component.id))?;
+    let env = component
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let sandbox = Sandbox::new(
+        &component.id,
+        env,
+        files_root,
+        &options.logs,
+        engine.options.max_instance_memory,
+    )?;
+    Ok(ComponentHandler::new(
+        engine.engine.clone(),
+        pre,
+        kind,
+        sandbox,
+        options.reuse,
+        options.request_timeout,
+    ))
+}
+
+/// Reads content named by a locked-app reference: a `file://` URL or inline bytes.
+pub fn read_content(content: &ContentRef, what: &str) -> anyhow::Result<Vec<u8>> {
+    if let Some(inline) = &content.inline {
+        return Ok(inline.clone());
+    }
+    match &content.source {
+        Some(source) => {
+            let path = file_url_path(source)?;
+            std::fs::read(&path).with_context(|| {
+                format!(
+                    "cannot read {what} {}: file not found (help: build the component first, \
+                     e.g. with `spindle build`)",
+                    path.display()
+                )
+            })
+        }
+        None => match &content.digest {
+            Some(digest) => bail!(
+                "{what} refers to content {digest} by digest only; content-addressed sources \
+                 are available for apps pulled from a registry"
+            ),
+            None => bail!("{what} has no source, inline content or digest"),
+        },
+    }
+}
+
+fn file_url_path(source: &str) -> anyhow::Result<PathBuf> {
+    if let Some(path) = source.strip_prefix("file://") {
+        return Ok(PathBuf::from(path));
+    }
+    if source.starts_with("http://") || source.starts_with("https://") {
+        bail!(
+            "downloading component sources from URLs ({source}) is not supported yet; download \
+             the file, check its digest, and use `source = \"path.wasm\"`"
+        );
+    }
+    Ok(PathBuf::from(source))
+}
+
+/// Core modules carrying component-type metadata (wit-bindgen on wasm32-unknown-unknown) are
+/// turned into components, as Spin does on load.
+fn componentize_if_needed(bytes: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+    if wasmparser::Parser::is_component(&bytes) {
+        return Ok(bytes);
+    }
+    if !wasmparser::Parser::is_core_wasm(&bytes) {
+        bail!("the file is not a WebAssembly binary (it does not start with \\0asm)");
+    }
+    wit_component::ComponentEncoder::default()
+        .module(&bytes)
+        .and_then(|e| e.validate(true).encode())
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{e:#}\nhelp: this is a core WebAssembly module; Spindle runs components. Build \
+                 for wasm32-wasip2, or use wit-bindgen so the module carries component-type \
+                 metadata"
+            )
+        })
+}
+
+/// Finds the component's HTTP handler export. Extra exports are fine; two handlers are not.
+fn handler_kind(engine: &wasmtime::Engine, component: &Component) -> anyhow::Result<HandlerKind> {
+    let mut found = Vec::new();
+    let mut names = Vec::new();
+    for (name, _) in component.component_type().exports(engine) {
+        names.push(name.to_string());
+        if let Some(version) = name.strip_prefix("wasi:http/incoming-handler@") {
+            if version.starts_with("0.2.") {
+                found.push((HandlerKind::WasiHttpP2, name.to_string()));
+            } else {
+                bail!(
+                    "the component exports {name}; this pre-release wasi:http version is not \
+                     supported (help: rebuild with a current SDK that targets wasi:http 0.2.x)"
+                );
+            }
+        } else if let Some(version) = name.strip_prefix("wasi:http/handler@") {
+            if version.starts_with("0.3.") {
+                found.push((HandlerKind::WasiHttpP3, name.to_string()));
+            }
+        } else if name.starts_with("fermyon:spin/inbound-http") {
+            bail!(
+                "the component exports the legacy {name} handler, which Spindle does not support \
+                 yet (help: rebuild with spin-sdk 2 or later, which exports wasi:http)"
+            );
+        }
+    }
+    match found.as_slice() {
+        [(kind, _)] => Ok(*kind),
+        [] => bail!(
+            "the component exports no HTTP handler (expected wasi:http/incoming-handler@0.2.x or \
+             wasi:http/handler@0.3.x); it exports: {}",
+            if names.is_empty() {
+                "nothing".to_string()
+            } else {
+                names.join(", ")
+            }
+        ),
+        many => bail!(
+            "the component exports more than one HTTP handler: {}",
+            many.iter()
+                .map(|(_, n)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Copies (hard-links where possible) the component's `files` into `root`, mounted read-only
+/// at `/` in the guest. Returns `None` when the component has no files.
+fn stage_files(component: &LockedComponent, root: &Path) -> anyhow::Result<Option<PathBuf>> {
+    if component.files.is_empty() {
+        return Ok(None);
+    }
+    if root.exists() {
+        std::fs::remove_dir_all(root)
+            .with_context(|| format!("clearing staging directory {}", root.display()))?;
+    }
+    std::fs::create_dir_all(root)
+        .with_context(|| format!("creating staging directory {}", root.display()))?;
+    for file in &component.files {
+        let relative = file.path.strip_prefix("/").unwrap_or(&file.path);
+        if relative
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            bail!(
+                "file destination {} escapes the component's root",
+                file.path.display()
+            );
+        }
+        let dest = root.join(relative);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        if let Some(inline) = &file.content.inline {
+            std::fs::write(&dest, inline).with_context(|| format!("writing {}", dest.display()))?;
+            continue;
+        }
+        let source = match &file.content.source {
+            Some(source) => file_url_path(source)?,
+            None => bail!(
+                "file {} has no local source (content by digest needs a registry pull)",
+                file.path.display()
+            ),
+        };
+        if std::fs::hard_link(&source, &dest).is_err() {
+            std::fs::copy(&source, &dest).with_context(|| {
+                format!(
+                    "copying file {} for component `{}`",
+                    source.display(),
+                    component.id
+                )
+            })?;
+        }
+    }
+    Ok(Some(root.to_path_buf()))
+}

@@ -1,0 +1,258 @@
+//! Runs HTTP requests through one component.
+//!
+//! Each component gets a [`ComponentHandler`]: wasmtime-wasi-http's `ProxyHandler` driven by
+//! Spindle's instance policy. WASIp2 handlers (`wasi:http/incoming-handler@0.2.x`) get a fresh
+//! instance for every request; WASIp3 handlers (`wasi:http/handler@0.3.x`) may reuse an
+//! instance for several requests, as Spin 4 does, within the [`InstanceReuse`] limits.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::GuestTaskId;
+use wasmtime::{Engine, Store, StoreContextMut, UpdateDeadline};
+use wasmtime_wasi_http::handler::{
+    HandlerState, Instance, InstantiationError, ProxyHandler, ProxyPre, ShouldAccept,
+    WorkerExpiration, WorkerState, WorkerStatus,
+};
+use wasmtime_wasi_http::WasiHttpView;
+
+use crate::sandbox::{InstanceState, Sandbox};
+
+/// Which `wasi:http` world a component's handler export belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandlerKind {
+    /// `wasi:http/incoming-handler@0.2.x`.
+    WasiHttpP2,
+    /// `wasi:http/handler@0.3.x`.
+    WasiHttpP3,
+}
+
+/// Instance reuse limits for WASIp3 handlers (Spin's `--max-instance-reuse-count`,
+/// `--max-instance-concurrent-reuse-count`, `--idle-instance-timeout`).
+#[derive(Debug, Clone, Copy)]
+pub struct InstanceReuse {
+    /// Requests one instance may serve in total before it is dropped.
+    pub max_count: usize,
+    /// Requests one instance may serve at the same time.
+    pub max_concurrent: usize,
+    /// How long an idle instance is kept for the next request.
+    pub idle_timeout: Duration,
+}
+
+impl Default for InstanceReuse {
+    fn default() -> Self {
+        Self {
+            max_count: 128,
+            max_concurrent: 16,
+            idle_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A request as the component sees it.
+pub type Request = wasmtime_wasi_http::handler::Request;
+/// A response as the component produced it (the body streams from the running instance).
+pub type Response = wasmtime_wasi_http::handler::Response;
+
+/// Serves requests for one component.
+#[derive(Clone)]
+pub struct ComponentHandler {
+    inner: ProxyHandler<ComponentServer>,
+}
+
+impl ComponentHandler {
+    pub(crate) fn new(
+        engine: Engine,
+        pre: ProxyPre<InstanceState>,
+        kind: HandlerKind,
+        sandbox: Sandbox,
+        reuse: InstanceReuse,
+        request_timeout: Option<Duration>,
+    ) -> Self {
+        let reuse = match kind {
+            HandlerKind::WasiHttpP2 => InstanceReuse {
+                max_count: 1,
+                max_concurrent: 1,
+                idle_timeout: Duration::ZERO,
+            },
+            HandlerKind::WasiHttpP3 => reuse,
+        };
+        Self {
+            inner: ProxyHandler::new(ComponentServer {
+                engine,
+                pre: Arc::new(pre),
+                kind,
+                sandbox: Arc::new(sandbox),
+                reuse,
+                request_timeout,
+            }),
+        }
+    }
+
+    /// The handler world of this component.
+    pub fn kind(&self) -> HandlerKind {
+        self.inner.state().kind
+    }
+
+    /// The component id.
+    pub fn component_id(&self) -> &str {
+        self.inner.state().sandbox.component_id()
+    }
+
+    /// Runs one request. An error means the guest trapped, timed out or never responded; the
+    /// caller turns it into a 500 for this request only.
+    pub async fn handle(&self, request: Request) -> anyhow::Result<Response> {
+        self.inner.handle((), request).await.map_err(|e| {
+            match e.downcast_ref::<InstantiationError<()>>() {
+                Some(instantiation) => {
+                    anyhow::anyhow!("instantiation failed: {:?}", instantiation.error)
+                }
+                None => anyhow::Error::from(e),
+            }
+        })
+    }
+}
+
+struct ComponentServer {
+    engine: Engine,
+    pre: Arc<ProxyPre<InstanceState>>,
+    kind: HandlerKind,
+    sandbox: Arc<Sandbox>,
+    reuse: InstanceReuse,
+    request_timeout: Option<Duration>,
+}
+
+impl HandlerState for ComponentServer {
+    type StoreData = InstanceState;
+    type WorkerExpiration = Expiration;
+    type WorkerState = Worker;
+
+    fn instantiate(
+        &self,
+    ) -> impl Future<Output = wasmtime::Result<Instance<InstanceState, Expiration, Worker>>> + Send
+    {
+        let state = self.sandbox.instance_state();
+        let engine = self.engine.clone();
+        let pre = self.pre.clone();
+        let reuse = self.reuse;
+        let request_timeout = self.request_timeout;
+        let component_id: Arc<str> = self.sandbox.component_id().into();
+        async move {
+            let state = state.map_err(|e| wasmtime::format_err!("{e:#}"))?;
+            let mut store = Store::new(&engine, state);
+            store.limiter(|s| &mut s.limits);
+            // Every epoch tick: trap if the current request is past its deadline, otherwise
+            // yield so a busy guest doesn't hold a runtime thread.
+            store.epoch_deadline_callback(|ctx| match ctx.data().deadline {
+                Some(deadline) if Instant::now() >= deadline => Ok(UpdateDeadline::Interrupt),
+                _ => Ok(UpdateDeadline::Yield(1)),
+            });
+            store.set_epoch_deadline(1);
+            let proxy = pre.instantiate_async(&mut store).await?;
+            Ok(Instance {
+                store,
+                proxy,
+                view: |s: &mut InstanceState| s.http(),
+                expiration: Expiration {
+                    idle_timeout: reuse.idle_timeout,
+                    request_timeout,
+                    timer: None,
+                },
+                state: Worker {
+                    reuse,
+                    request_timeout,
+                    component_id,
+                },
+            })
+        }
+    }
+}
+
+/// Per-instance policy: how many requests to take and when each must finish.
+struct Worker {
+    reuse: InstanceReuse,
+    request_timeout: Option<Duration>,
+    component_id: Arc<str>,
+}
+
+impl WorkerState for Worker {
+    type StoreData = InstanceState;
+    type RequestData = ();
+
+    fn should_accept_request(&self, concurrent: usize, total: usize) -> ShouldAccept {
+        if total >= self.reuse.max_count {
+            ShouldAccept::Never
+        } else if concurrent >= self.reuse.max_concurrent {
+            ShouldAccept::No
+        } else {
+            ShouldAccept::Yes
+        }
+    }
+
+    fn on_request_start(
+        &self,
+        mut store: StoreContextMut<'_, InstanceState>,
+        _data: (),
+        _task: GuestTaskId,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+        match self.request_timeout {
+            Some(timeout) => {
+                store.data_mut().deadline = Some(Instant::now() + timeout);
+                Box::pin(tokio::time::sleep(timeout))
+            }
+            None => Box::pin(std::future::pending()),
+        }
+    }
+
+    fn drop(&self, _store: Store<InstanceState>, result: wasmtime::Result<()>) {
+        if let Err(e) = result {
+            tracing::debug!("instance of `{}` ended: {e:?}", self.component_id);
+        }
+    }
+}
+
+/// Decides when an instance is dropped: after `idle_timeout` without requests, or when a request
+/// overran the request timeout (a second line of defence behind the epoch deadline).
+struct Expiration {
+    idle_timeout: Duration,
+    request_timeout: Option<Duration>,
+    timer: Option<(Instant, Pin<Box<tokio::time::Sleep>>)>,
+}
+
+impl WorkerExpiration for Expiration {
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        status: WorkerStatus,
+        start: Instant,
+    ) -> Poll<()> {
+        let limit = match status {
+            WorkerStatus::Idle => Some(self.idle_timeout),
+            WorkerStatus::Requests | WorkerStatus::PostReturn => {
+                self.request_timeout.map(|t| t + Duration::from_millis(500))
+            }
+        };
+        let Some(limit) = limit else {
+            self.timer = None;
+            return Poll::Pending;
+        };
+        let deadline = start + limit;
+        if Instant::now() >= deadline {
+            return Poll::Ready(());
+        }
+        let timer = match &mut self.timer {
+            Some((at, timer)) if *at == deadline => timer,
+            slot => {
+                *slot = Some((
+                    deadline,
+                    Box::pin(tokio::time::sleep_until(deadline.into())),
+                ));
+                &mut slot.as_mut().unwrap().1
+            }
+        };
+        timer.as_mut().poll(cx)
+    }
+}

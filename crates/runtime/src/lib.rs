@@ -1,0 +1,23 @@
+//! The embeddable Spindle engine.
+//!
+//! Everything that runs a Spin app without caring how requests arrive: the wasmtime
+//! [`engine`] (pooling allocator, epoch deadlines), the compiled-code [`cache`], loading a locked
+//! app into ready-to-instantiate components ([`app`]), what one instance may see ([`sandbox`]),
+//! outbound policy ([`outbound`]), and running a request through a component ([`handler`]).
+//!
+//! The `spindle` CLI and (later) the containerd shim embed this crate; the HTTP trigger in
+//! `spindle-http` calls [`App::handler`] for each routed request.
+
+pub mod app;
+pub mod cache;
+pub mod engine;
+pub mod handler;
+pub mod outbound;
+pub mod sandbox;
+pub mod unsupported;
+
+pub use app::{App, RuntimeOptions};
+pub use cache::CompileCache;
+pub use engine::{EngineOptions, SpindleEngine};
+pub use handler::{ComponentHandler, HandlerKind, InstanceReuse, Request, Response};
+pub use sandbox::LogSinks;

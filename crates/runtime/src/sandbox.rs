@@ -1,0 +1,288 @@
+//! What one component instance can see: the per-instance [`InstanceState`] kept in the wasmtime
+//! `Store`, and the [`Sandbox`] it is built from (env, read-only files, captured stdio).
+//!
+//! Deny by default: an instance gets no host environment, no host files except its own mounted
+//! `files`, no sockets, and no outbound HTTP.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::outbound::OutboundHttp;
+
+/// Everything the host keeps for one component instance.
+pub struct InstanceState {
+    /// WASI context: env, preopened files, stdio, clocks, random.
+    pub wasi: WasiCtx,
+    /// wasi:http context.
+    pub http: WasiHttpCtx,
+    /// The resource table shared by WASI and wasi:http.
+    pub table: ResourceTable,
+    /// Memory and table limits for this instance.
+    pub limits: StoreLimits,
+    /// Outbound HTTP policy for this component.
+    pub outbound: OutboundHttp,
+    /// When the request being handled must be finished; checked on every epoch tick.
+    pub deadline: Option<Instant>,
+}
+
+impl WasiView for InstanceState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for InstanceState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}
+
+/// The resolved grants of one component, built once when the app loads and turned into a fresh
+/// [`InstanceState`] for every instance.
+pub struct Sandbox {
+    component_id: Arc<str>,
+    env: Vec<(String, String)>,
+    /// A host directory holding exactly the component's files, mounted read-only at `/`.
+    files_root: Option<PathBuf>,
+    stdout: GuestLog,
+    stderr: GuestLog,
+    max_memory: usize,
+}
+
+impl Sandbox {
+    /// A sandbox for `component_id` with the given environment, file root and log sinks.
+    pub fn new(
+        component_id: &str,
+        env: Vec<(String, String)>,
+        files_root: Option<PathBuf>,
+        logs: &LogSinks,
+        max_memory: usize,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            component_id: component_id.into(),
+            env,
+            files_root,
+            stdout: logs.open(component_id, Stream::Stdout)?,
+            stderr: logs.open(component_id, Stream::Stderr)?,
+            max_memory,
+        })
+    }
+
+    /// The component this sandbox belongs to.
+    pub fn component_id(&self) -> &str {
+        &self.component_id
+    }
+
+    /// Fresh per-instance state. Nothing is shared between instances except the log sinks.
+    pub fn instance_state(&self) -> anyhow::Result<InstanceState> {
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.envs(&self.env)
+            .stdout(self.stdout.clone())
+            .stderr(self.stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        if let Some(root) = &self.files_root {
+            wasi.preopened_dir(root, "/", FsPerms::ReadOnly)
+                .map_err(anyhow::Error::from)?;
+        }
+        Ok(InstanceState {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.max_memory)
+                .instances(1000)
+                .tables(1000)
+                .memories(1000)
+                .trap_on_grow_failure(false)
+                .build(),
+            outbound: OutboundHttp::new(self.component_id.clone()),
+            deadline: None,
+        })
+    }
+}
+
+/// Which guest stream a log line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// The guest's stdout.
+    Stdout,
+    /// The guest's stderr.
+    Stderr,
+}
+
+/// Where guest output goes: the console (each line prefixed with the component id) and, with a
+/// log directory, `<dir>/<component>_stdout.txt` / `_stderr.txt` as Spin writes them.
+#[derive(Debug, Clone, Default)]
+pub struct LogSinks {
+    /// `--log-dir`; `None` writes to the console only.
+    pub log_dir: Option<PathBuf>,
+    /// `--truncate-logs`: start each log file empty instead of appending.
+    pub truncate: bool,
+    /// `-q`: keep guest output off the console.
+    pub quiet: bool,
+}
+
+impl LogSinks {
+    fn open(&self, component_id: &str, stream: Stream) -> anyhow::Result<GuestLog> {
+        let file = match &self.log_dir {
+            Some(dir) => Some(open_log_file(dir, component_id, stream, self.truncate)?),
+            None => None,
+        };
+        Ok(GuestLog(Arc::new(GuestLogInner {
+            prefix: format!("[{component_id}] "),
+            stream,
+            console: !self.quiet,
+            file: Mutex::new(LogState {
+                file,
+                partial: Vec::new(),
+            }),
+        })))
+    }
+}
+
+fn open_log_file(
+    dir: &Path,
+    component_id: &str,
+    stream: Stream,
+    truncate: bool,
+) -> anyhow::Result<File> {
+    use anyhow::Context as _;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating log directory {}", dir.display()))?;
+    let name = match stream {
+        Stream::Stdout => format!("{component_id}_stdout.txt"),
+        Stream::Stderr => format!("{component_id}_stderr.txt"),
+    };
+    let path = dir.join(name);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(!truncate)
+        .write(true)
+        .truncate(truncate)
+        .open(&path)
+        .with_context(|| format!("opening log file {}", path.display()))
+}
+
+/// One component's stdout or stderr: line-buffered, prefixed, written to console and file.
+#[derive(Clone)]
+pub struct GuestLog(Arc<GuestLogInner>);
+
+struct GuestLogInner {
+    prefix: String,
+    stream: Stream,
+    console: bool,
+    file: Mutex<LogState>,
+}
+
+struct LogState {
+    file: Option<File>,
+    partial: Vec<u8>,
+}
+
+impl GuestLog {
+    fn write_bytes(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut state = self.0.file.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(file) = state.file.as_mut() {
+            file.write_all(bytes)?;
+        }
+        if !self.0.console {
+            return Ok(());
+        }
+        state.partial.extend_from_slice(bytes);
+        // Emit complete lines only, so output from concurrent instances doesn't interleave
+        // mid-line. A runaway guest without newlines is flushed every 64 KiB.
+        let cut = match state.partial.iter().rposition(|b| *b == b'\n') {
+            Some(i) => i + 1,
+            None if state.partial.len() > 64 * 1024 => state.partial.len(),
+            None => return Ok(()),
+        };
+        let chunk: Vec<u8> = state.partial.drain(..cut).collect();
+        drop(state);
+        let mut text = String::new();
+        for line in String::from_utf8_lossy(&chunk).lines() {
+            text.push_str(&self.0.prefix);
+            text.push_str(line);
+            text.push('\n');
+        }
+        match self.0.stream {
+            Stream::Stdout => std::io::stdout().lock().write_all(text.as_bytes()),
+            Stream::Stderr => std::io::stderr().lock().write_all(text.as_bytes()),
+        }
+    }
+}
+
+impl IsTerminal for GuestLog {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestLog {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for GuestLog {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for GuestLog {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.write_bytes(&bytes)
+            .map_err(|e| StreamError::LastOperationFailed(wasmtime::format_err!(e)))
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(1 << 20)
+    }
+}
+
+impl tokio::io::AsyncWrite for GuestLog {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(self.write_bytes(buf).map(|()| buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine and runs Spindle's whole test suite:
+#   1. the guest toolchains and every example/test guest (.ci/build-guests.sh),
+#   2. formatting and lints,
+#   3. unit and end-to-end tests (the real `spindle` binary serving the real guests).
+# One cargo profile (release) is used for everything, so the binary is built once.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { echo; echo "=== $* ($(date +%T))"; }
+
+step "guests"
+bash .ci/build-guests.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --release -- -D warnings
+
+step "cargo test"
+cargo test --workspace --release -- --test-threads 2
+
+step "done"

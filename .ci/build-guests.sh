@@ -19,6 +19,8 @@
 #   examples/hello-rust/target/wasm32-wasip2/release/hello_rust.wasm
 #   examples/hello-rust-p3/target/wasm32-wasip2/release/hello_rust_p3.wasm
 #   examples/multi/target/wasm32-wasip2/release/multi_{api,static,probe}.wasm
+#   examples/outbound/target/wasm32-wasip2/release/outbound_{fetch,private,wagi}.wasm
+#   examples/outbound/target/wasm32-wasip1/release/outbound_wagi.wasm   (WAGI core module)
 #   examples/hello-python/app.wasm
 #   examples/hello-js/dist/app.wasm
 #   tests/guests/wat/*.wasm
@@ -123,12 +125,18 @@ WASM_TOOLS="$TOOLS_BIN/wasm-tools"
 # rust: spin-sdk guests for wasm32-wasip2 with Debian's toolchain and -Zbuild-std
 # ------------------------------------------------------------------------------------------------
 # workspace-dir : artifact-name : destination (relative to the workspace dir, = spin.toml `source`)
+#   [: target]  (default wasm32-wasip2; for other targets only the workspace's binaries are built)
 RUST_GUESTS=(
   "examples/hello-rust:hello_rust:target/wasm32-wasip2/release/hello_rust.wasm"
   "examples/hello-rust-p3:hello_rust_p3:target/wasm32-wasip2/release/hello_rust_p3.wasm"
   "examples/multi:multi_api:target/wasm32-wasip2/release/multi_api.wasm"
   "examples/multi:multi_static:target/wasm32-wasip2/release/multi_static.wasm"
   "examples/multi:multi_probe:target/wasm32-wasip2/release/multi_probe.wasm"
+  "examples/capabilities:capabilities:target/wasm32-wasip2/release/capabilities.wasm"
+  "examples/outbound:outbound_fetch:target/wasm32-wasip2/release/outbound_fetch.wasm"
+  "examples/outbound:outbound_private:target/wasm32-wasip2/release/outbound_private.wasm"
+  "examples/outbound:outbound_wagi:target/wasm32-wasip2/release/outbound_wagi.wasm"
+  "examples/outbound:outbound_wagi:target/wasm32-wasip1/release/outbound_wagi.wasm:wasm32-wasip1"
 )
 if want rust; then
   step_begin rust
@@ -147,23 +155,27 @@ if want rust; then
     export CARGO_TARGET_DIR="$GUESTS"
     # Link against Debian's wasi-libc instead of a rustup self-contained one (there is none).
     export CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="-C link-self-contained=no -L native=/usr/lib/wasm32-wasi"
+    export CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C link-self-contained=no -L native=/usr/lib/wasm32-wasi"
     export CARGO_TERM_COLOR=never
     CARGO=/usr/bin/cargo
     "$CARGO" -V
     done_ws=""
     for entry in "${RUST_GUESTS[@]}"; do
-      IFS=: read -r ws _ _ <<<"$entry"
-      case " $done_ws " in *" $ws "*) continue ;; esac
-      done_ws="$done_ws $ws"
+      IFS=: read -r ws _ _ target <<<"$entry"
+      target=${target:-wasm32-wasip2}
+      case " $done_ws " in *" $ws@$target "*) continue ;; esac
+      done_ws="$done_ws $ws@$target"
+      only=()
+      [ "$target" = wasm32-wasip2 ] || only=(--bins)
       t0=$(date +%s)
-      echo "--- cargo build $ws"
-      $NICE "$CARGO" build --release --locked -Zbuild-std=std,panic_abort --target wasm32-wasip2 \
-        --manifest-path "$ROOT/$ws/Cargo.toml"
-      echo "--- $ws built in $(( $(date +%s) - t0 ))s"
+      echo "--- cargo build $ws ($target)"
+      $NICE "$CARGO" build --release --locked -Zbuild-std=std,panic_abort --target "$target" \
+        "${only[@]}" --manifest-path "$ROOT/$ws/Cargo.toml"
+      echo "--- $ws ($target) built in $(( $(date +%s) - t0 ))s"
     done
     for entry in "${RUST_GUESTS[@]}"; do
-      IFS=: read -r ws art dest <<<"$entry"
-      src="$GUESTS/wasm32-wasip2/release/$art.wasm"
+      IFS=: read -r ws art dest target <<<"$entry"
+      src="$GUESTS/${target:-wasm32-wasip2}/release/$art.wasm"
       mkdir -p "$(dirname "$ROOT/$ws/$dest")"
       cmp -s "$src" "$ROOT/$ws/$dest" || cp -f "$src" "$ROOT/$ws/$dest"
     done
@@ -241,7 +253,7 @@ if want check; then
   step_begin check
   OUTPUTS=()
   for entry in "${RUST_GUESTS[@]}"; do
-    IFS=: read -r ws _ dest <<<"$entry"
+    IFS=: read -r ws _ dest _ <<<"$entry"
     OUTPUTS+=("$ws/$dest")
   done
   OUTPUTS+=(examples/hello-python/app.wasm examples/hello-js/dist/app.wasm)

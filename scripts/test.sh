@@ -18,6 +18,9 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --release -- -D warnings
 
+step "services (docker-registry, htpasswd, redis-server)"
+bash .ci/install-services.sh
+
 step "cargo test"
 cargo test --workspace --release -- --test-threads 2
 

@@ -1,5 +1,7 @@
 //! `spindle`: run Spin apps. The binary only parses arguments and calls the library crates.
 
+mod build;
+mod registry;
 mod up;
 
 use std::process::ExitCode;
@@ -9,10 +11,18 @@ use clap::Parser;
 /// Run WebAssembly HTTP apps written for Spin, on a laptop or on Kubernetes.
 #[derive(Parser, Debug)]
 #[command(name = "spindle", version, about, propagate_version = true)]
+// Parsed once at startup; boxing `up`'s many flags would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum Cli {
     /// Start the app's triggers and serve it (like `spin up`).
     #[command(alias = "u")]
     Up(up::UpArgs),
+    /// Run each component's build command (like `spin build`).
+    #[command(alias = "b")]
+    Build(build::BuildArgs),
+    /// Push, pull and log in to OCI registries (like `spin registry`).
+    #[command(alias = "oci", subcommand)]
+    Registry(registry::RegistryCommand),
 }
 
 /// Exit code for a bad manifest or bad arguments, as clap uses for usage errors.
@@ -23,6 +33,8 @@ fn main() -> ExitCode {
     init_tracing();
     let result = match cli {
         Cli::Up(args) => up::run(args),
+        Cli::Build(args) => build::run(args),
+        Cli::Registry(command) => registry::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

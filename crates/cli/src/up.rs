@@ -11,15 +11,29 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use spindle_http::{HttpTrigger, Target};
 use spindle_runtime::{
-    App, CompileCache, EngineOptions, InstanceReuse, LogSinks, RuntimeOptions, SpindleEngine,
+    App, CapabilityOptions, CompileCache, EngineOptions, InstanceReuse, LogSinks, RuntimeConfig,
+    RuntimeOptions, SpindleEngine,
 };
 
 /// Arguments of `spindle up`.
 #[derive(Args, Debug)]
 pub struct UpArgs {
-    /// The app to run: a spin.toml file or a directory containing one.
+    /// The app to run: a spin.toml file, a directory containing one, or a registry reference
+    /// (e.g. `ghcr.io/me/hello:v1`; a local path of that name wins).
     #[arg(short = 'f', long = "from", alias = "file", value_name = "APP")]
     pub from: Option<PathBuf>,
+
+    /// Registry apps: use plain HTTP (localhost/127.0.0.1 registries always do).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+
+    /// Registry apps: cache directory (default: ~/.cache/spindle).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Run `spindle build` before starting.
+    #[arg(long)]
+    pub build: bool,
 
     /// The address to listen on.
     #[arg(
@@ -78,6 +92,27 @@ pub struct UpArgs {
     #[arg(long, default_value_t = 16)]
     pub max_instance_concurrent_reuse_count: usize,
 
+    /// Where `default` key-value stores and SQLite databases live (default: `.spin` next to the
+    /// manifest).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Spin runtime config file: key-value stores, SQLite databases, variable providers.
+    #[arg(long, env = "RUNTIME_CONFIG_FILE", value_name = "FILE")]
+    pub runtime_config_file: Option<PathBuf>,
+
+    /// SQL to run against the `default` database before serving (`@file.sql` reads a file).
+    #[arg(long = "sqlite", value_name = "SQL")]
+    pub sqlite: Vec<String>,
+
+    /// Set a key in the `default` key-value store before serving (K=V).
+    #[arg(long = "key-value", value_name = "K=V", value_parser = parse_kv)]
+    pub key_value: Vec<(String, String)>,
+
+    /// Set an app variable (K=V, K=@file, or @file.json / @file.toml with a table of values).
+    #[arg(long = "variable", value_name = "K=V")]
+    pub variable: Vec<String>,
+
     /// WASIp3 components: how long an idle instance is kept for reuse.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub idle_instance_timeout: Duration,
@@ -88,6 +123,67 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("expected K=V, got `{s}`")),
     }
+}
+
+/// Builds the capability settings from `--state-dir`, `--runtime-config-file`, `--sqlite`,
+/// `--key-value` and `--variable`.
+fn capability_options(args: &UpArgs, app_dir: &Path) -> anyhow::Result<CapabilityOptions> {
+    let (runtime_config, runtime_config_dir) = match &args.runtime_config_file {
+        Some(path) => (
+            RuntimeConfig::load(path)?,
+            path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        ),
+        None => (RuntimeConfig::default(), app_dir.to_path_buf()),
+    };
+    let sqlite_statements = args
+        .sqlite
+        .iter()
+        .map(|s| match s.strip_prefix('@') {
+            Some(file) => std::fs::read_to_string(file)
+                .with_context(|| format!("reading --sqlite file {file}")),
+            None => Ok(s.clone()),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut cli_variables = Vec::new();
+    for v in &args.variable {
+        cli_variables.extend(parse_variable(v)?);
+    }
+    Ok(CapabilityOptions {
+        state_dir: args
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| app_dir.join(".spin")),
+        runtime_config,
+        runtime_config_dir,
+        cli_variables,
+        sqlite_statements,
+        key_value_presets: args.key_value.clone(),
+    })
+}
+
+/// `--variable`: `K=V`, `K=@file` (the file's contents), or `@vars.json` / `@vars.toml`.
+fn parse_variable(arg: &str) -> anyhow::Result<Vec<(String, String)>> {
+    if let Some(file) = arg.strip_prefix('@') {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading --variable {arg}"))?;
+        let table: std::collections::BTreeMap<String, String> = if file.ends_with(".json") {
+            serde_json::from_str(&text).with_context(|| format!("parsing {file}"))?
+        } else if file.ends_with(".toml") {
+            toml::from_str(&text).with_context(|| format!("parsing {file}"))?
+        } else {
+            bail!("--variable @{file}: expected a .json or .toml file of name = \"value\" pairs")
+        };
+        return Ok(table.into_iter().collect());
+    }
+    let (k, v) = parse_kv(arg).map_err(|e| anyhow::anyhow!("--variable: {e}"))?;
+    let v = match v.strip_prefix('@') {
+        Some(file) => std::fs::read_to_string(file)
+            .with_context(|| format!("reading --variable {k}=@{file}"))?
+            .trim_end_matches('\n')
+            .to_string(),
+        None => v,
+    };
+    Ok(vec![(k, v)])
 }
 
 /// Finds the manifest: `-f` as a file, `-f` as a directory holding spin.toml, or ./spin.toml.
@@ -115,22 +211,42 @@ fn manifest_path(from: Option<&Path>) -> anyhow::Result<PathBuf> {
 
 /// Runs `spindle up`.
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
+    if let Some(reference) = crate::registry::remote_reference(args.from.as_deref()) {
+        if args.build {
+            bail!("--build needs a local spin.toml, but {reference} is a registry reference");
+        }
+        let locked =
+            crate::registry::pull_for_up(&reference, args.insecure, args.cache_dir.clone())?;
+        let app_dir = std::env::current_dir().context("finding the current directory")?;
+        return run_locked(args, locked, app_dir);
+    }
     let manifest_path = manifest_path(args.from.as_deref())?;
+    if args.build {
+        crate::build::build(&manifest_path, &[])?;
+    }
     let loaded = spindle_manifest::load(&manifest_path)?;
     for warning in &loaded.warnings {
         eprintln!("{warning}");
     }
-    let mut locked = loaded.locked;
+    let app_dir = manifest_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    run_locked(args, loaded.locked, app_dir)
+}
+
+/// Runs a locked app, from a local manifest or pulled from a registry; `app_dir` is where
+/// `.spin/` (logs, state) goes by default.
+fn run_locked(
+    args: UpArgs,
+    mut locked: spindle_manifest::locked::LockedApp,
+    app_dir: PathBuf,
+) -> anyhow::Result<()> {
     for component in &mut locked.components {
         for (k, v) in &args.env {
             component.env.insert(k.clone(), v.clone());
         }
     }
-
-    let app_dir = manifest_path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
     let log_dir = args
         .log_dir
         .clone()
@@ -169,6 +285,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
             idle_timeout: args.idle_instance_timeout,
         },
         files_dir: None,
+        capabilities: capability_options(&args, &app_dir)?,
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -180,7 +297,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         let app = tokio::task::spawn_blocking(move || App::load(&engine, locked, &options))
             .await
             .context("loading the app")??;
-        let trigger = Arc::new(HttpTrigger::new(Arc::new(app)));
+        let trigger = HttpTrigger::shared(Arc::new(app));
 
         let listener = bind_listener(args.listen, args.find_free_port).await?;
         let addr = listener.local_addr()?;

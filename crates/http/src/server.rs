@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
 
 use anyhow::Context as _;
 use bytes::Bytes;
@@ -20,7 +21,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use spindle_manifest::locked::{HttpRoute, HttpTarget};
-use spindle_runtime::App;
+use spindle_runtime::{App, SelfRequestHandler};
 use tokio::net::TcpListener;
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
@@ -78,6 +79,17 @@ impl HttpTrigger {
         Self { app, router }
     }
 
+    /// [`HttpTrigger::new`], also registered with the app so its components' `http://self`
+    /// requests go through this router.
+    pub fn shared(app: Arc<App>) -> Arc<Self> {
+        let trigger = Arc::new(Self::new(app));
+        trigger
+            .app
+            .links()
+            .set_self_handler(Arc::new(SelfRequests(Arc::downgrade(&trigger))));
+        trigger
+    }
+
     /// The router, e.g. to print the routes at start.
     pub fn router(&self) -> &Router<Target> {
         &self.router
@@ -87,6 +99,18 @@ impl HttpTrigger {
     pub async fn handle(
         &self,
         request: Request<Incoming>,
+        scheme: &str,
+        client: SocketAddr,
+    ) -> Response<WasiBody> {
+        let request = request.map(|body| body.map_err(HttpError::from).boxed_unsync());
+        self.handle_request(request, scheme, client).await
+    }
+
+    /// [`HttpTrigger::handle`] for a request whose body is already a [`WasiBody`] (e.g. a
+    /// component's request to its own app).
+    pub async fn handle_request(
+        &self,
+        request: Request<WasiBody>,
         scheme: &str,
         client: SocketAddr,
     ) -> Response<WasiBody> {
@@ -130,7 +154,6 @@ impl HttpTrigger {
             client,
         )
         .apply(&mut parts.headers);
-        let body = body.map_err(HttpError::from).boxed_unsync();
 
         // 4. Instantiate and run the component.
         match handler.handle(Request::from_parts(parts, body)).await {
@@ -169,6 +192,26 @@ impl HttpTrigger {
             }
             _ => empty(StatusCode::NOT_FOUND),
         }
+    }
+}
+
+/// Runs a component's `http://self/...` request through the app's router.
+struct SelfRequests(Weak<HttpTrigger>);
+
+impl SelfRequestHandler for SelfRequests {
+    fn handle(
+        &self,
+        request: Request<WasiBody>,
+    ) -> Pin<Box<dyn Future<Output = Response<WasiBody>> + Send>> {
+        let trigger = self.0.upgrade();
+        Box::pin(async move {
+            let Some(trigger) = trigger else {
+                return empty(StatusCode::SERVICE_UNAVAILABLE);
+            };
+            let scheme = request.uri().scheme_str().unwrap_or("http").to_string();
+            let client = SocketAddr::from(([127, 0, 0, 1], 0));
+            trigger.handle_request(request, &scheme, client).await
+        })
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
@@ -14,9 +15,12 @@ use spindle_manifest::locked::{ContentRef, Executor, HttpTarget, LockedApp, Lock
 use wasmtime::component::{Component, Linker};
 use wasmtime_wasi_http::handler::ProxyPre;
 
+use crate::allowed_hosts::AllowedHosts;
 use crate::cache::CompileCache;
+use crate::capabilities::{AppCapabilities, CapabilityOptions, ComponentGrants};
 use crate::engine::SpindleEngine;
 use crate::handler::{ComponentHandler, HandlerKind, InstanceReuse};
+use crate::outbound::{AppLinks, OutboundConfig};
 use crate::sandbox::{InstanceState, LogSinks, Sandbox};
 
 /// How to load and run an app.
@@ -33,6 +37,8 @@ pub struct RuntimeOptions {
     /// Directory under which each component's `files` are staged for read-only mounting.
     /// A temporary directory (removed on exit) when `None`.
     pub files_dir: Option<PathBuf>,
+    /// Key-value stores, databases, variables.
+    pub capabilities: CapabilityOptions,
 }
 
 impl Default for RuntimeOptions {
@@ -45,6 +51,7 @@ impl Default for RuntimeOptions {
             request_timeout: None,
             reuse: InstanceReuse::default(),
             files_dir: None,
+            capabilities: CapabilityOptions::default(),
         }
     }
 }
@@ -54,6 +61,7 @@ pub struct App {
     /// The locked app this was loaded from.
     pub locked: LockedApp,
     handlers: HashMap<String, ComponentHandler>,
+    links: Arc<AppLinks>,
     _staging: Option<tempfile::TempDir>,
 }
 
@@ -77,7 +85,9 @@ impl App {
             }
         };
 
+        let capabilities = AppCapabilities::new(&locked, &options.capabilities)?;
         let linker = host_linker(&engine.engine)?;
+        let links = Arc::new(AppLinks::default());
         let mut handlers = HashMap::new();
         for trigger in locked.http_triggers() {
             let HttpTarget::Component {
@@ -90,28 +100,39 @@ impl App {
             if handlers.contains_key(component_id) {
                 continue;
             }
-            if let Executor::Wagi { .. } = executor {
-                bail!(
-                    "trigger `{}` uses the `wagi` executor, which Spindle does not support yet; \
-                     use executor = {{ type = \"http\" }} with a wasi:http component",
-                    trigger.id
-                );
-            }
             let component = locked.component(component_id).with_context(|| {
                 format!(
                     "trigger `{}` refers to component `{component_id}`, which the app does not define",
                     trigger.id
                 )
             })?;
-            let handler = load_component(engine, &linker, component, options, &files_dir)
-                .with_context(|| format!("failed to load component `{component_id}`"))?;
+            let grants = capabilities.grants(component)?;
+            let variables = capabilities.variables();
+            let allowed = AllowedHosts::parse(&component.allowed_outbound_hosts(), &|name| {
+                variables.get(name).map(str::to_string)
+            })
+            .map_err(|e| anyhow::anyhow!("component `{component_id}`: {e}"))?;
+            let outbound = OutboundConfig::new(allowed, &links);
+            let handler = load_component(
+                engine, &linker, component, executor, grants, outbound, options, &files_dir,
+            )
+            .with_context(|| format!("failed to load component `{component_id}`"))?;
             handlers.insert(component_id.clone(), handler);
         }
+        // Service chaining (`http://<id>.spin.internal`) reaches every loaded handler.
+        links.set_components(handlers.clone());
         Ok(Self {
             locked,
             handlers,
+            links,
             _staging: staging,
         })
+    }
+
+    /// What outbound requests of this app's components can reach; the HTTP trigger registers
+    /// its router here for `http://self` requests.
+    pub fn links(&self) -> &Arc<AppLinks> {
+        &self.links
     }
 
     /// The handler for a component, if an HTTP trigger uses it.
@@ -128,17 +149,36 @@ fn host_linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<InstanceState
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     wasmtime_wasi::p3::add_to_linker(&mut linker)?;
     wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+    AppCapabilities::link(&mut linker)?;
     Ok(linker)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn load_component(
     engine: &SpindleEngine,
     linker: &Linker<InstanceState>,
     component: &LockedComponent,
+    executor: &Executor,
+    grants: ComponentGrants,
+    outbound: OutboundConfig,
     options: &RuntimeOptions,
     files_dir: &Path,
 ) -> anyhow::Result<ComponentHandler> {
     let bytes = read_content(&component.source.content, "source")?;
+    if let Executor::Wagi { argv, entrypoint } = executor {
+        let mut sandbox = component_sandbox(engine, component, grants, options, files_dir)?;
+        sandbox.set_outbound(outbound);
+        let wagi = crate::wagi::WagiHandler::new(
+            &engine.engine,
+            linker,
+            &bytes,
+            sandbox,
+            argv,
+            entrypoint,
+            options.request_timeout,
+        )?;
+        return Ok(ComponentHandler::wagi(wagi));
+    }
     let bytes = componentize_if_needed(bytes)?;
     let compiled = options.cache.load(&engine.engine, &bytes).map_err(|e| {
         anyhow::anyhow!("{e:#}").context("the component is not a valid WebAssembly component")
@@ -169,21 +209,11 @@ fn load_component(
             wasmtime_wasi_http::p3::bindings::ServicePre::new(instance_pre)
                 .map_err(|e| anyhow::anyhow!("{e:#}"))?,
         ),
+        HandlerKind::Wagi => unreachable!("handler_kind never returns Wagi"),
     };
 
-    let files_root = stage_files(component, &files_dir.join(&component.id))?;
-    let env = component
-        .env
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let sandbox = Sandbox::new(
-        &component.id,
-        env,
-        files_root,
-        &options.logs,
-        engine.options.max_instance_memory,
-    )?;
+    let mut sandbox = component_sandbox(engine, component, grants, options, files_dir)?;
+    sandbox.set_outbound(outbound);
     Ok(ComponentHandler::new(
         engine.engine.clone(),
         pre,
@@ -192,6 +222,30 @@ fn load_component(
         options.reuse,
         options.request_timeout,
     ))
+}
+
+/// The sandbox of one component: its environment, staged files, logs and grants.
+fn component_sandbox(
+    engine: &SpindleEngine,
+    component: &LockedComponent,
+    grants: ComponentGrants,
+    options: &RuntimeOptions,
+    files_dir: &Path,
+) -> anyhow::Result<Sandbox> {
+    let files_root = stage_files(component, &files_dir.join(&component.id))?;
+    let env = component
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Sandbox::new(
+        &component.id,
+        env,
+        files_root,
+        &options.logs,
+        engine.options.max_instance_memory,
+        grants,
+    )
 }
 
 /// Reads content named by a locked-app reference: a `file://` URL or inline bytes.

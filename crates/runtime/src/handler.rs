@@ -20,6 +20,7 @@ use wasmtime_wasi_http::handler::{
 use wasmtime_wasi_http::WasiHttpView;
 
 use crate::sandbox::{InstanceState, Sandbox};
+use crate::wagi::WagiHandler;
 
 /// Which `wasi:http` world a component's handler export belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,8 @@ pub enum HandlerKind {
     WasiHttpP2,
     /// `wasi:http/handler@0.3.x`.
     WasiHttpP3,
+    /// A WASI command run CGI-style (`executor = { type = "wagi" }`).
+    Wagi,
 }
 
 /// Instance reuse limits for WASIp3 handlers (Spin's `--max-instance-reuse-count`,
@@ -57,10 +60,16 @@ pub type Request = wasmtime_wasi_http::handler::Request;
 /// A response as the component produced it (the body streams from the running instance).
 pub type Response = wasmtime_wasi_http::handler::Response;
 
-/// Serves requests for one component.
+/// Serves requests for one component: a `wasi:http` handler or a Wagi program.
 #[derive(Clone)]
 pub struct ComponentHandler {
-    inner: ProxyHandler<ComponentServer>,
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    Http(ProxyHandler<ComponentServer>),
+    Wagi(Arc<WagiHandler>),
 }
 
 impl ComponentHandler {
@@ -78,34 +87,51 @@ impl ComponentHandler {
                 max_concurrent: 1,
                 idle_timeout: Duration::ZERO,
             },
-            HandlerKind::WasiHttpP3 => reuse,
+            HandlerKind::WasiHttpP3 | HandlerKind::Wagi => reuse,
         };
         Self {
-            inner: ProxyHandler::new(ComponentServer {
+            inner: Inner::Http(ProxyHandler::new(ComponentServer {
                 engine,
                 pre: Arc::new(pre),
                 kind,
                 sandbox: Arc::new(sandbox),
                 reuse,
                 request_timeout,
-            }),
+            })),
+        }
+    }
+
+    /// A handler running a Wagi program.
+    pub(crate) fn wagi(handler: WagiHandler) -> Self {
+        Self {
+            inner: Inner::Wagi(Arc::new(handler)),
         }
     }
 
     /// The handler world of this component.
     pub fn kind(&self) -> HandlerKind {
-        self.inner.state().kind
+        match &self.inner {
+            Inner::Http(h) => h.state().kind,
+            Inner::Wagi(_) => HandlerKind::Wagi,
+        }
     }
 
     /// The component id.
     pub fn component_id(&self) -> &str {
-        self.inner.state().sandbox.component_id()
+        match &self.inner {
+            Inner::Http(h) => h.state().sandbox.component_id(),
+            Inner::Wagi(w) => w.component_id(),
+        }
     }
 
     /// Runs one request. An error means the guest trapped, timed out or never responded; the
     /// caller turns it into a 500 for this request only.
     pub async fn handle(&self, request: Request) -> anyhow::Result<Response> {
-        self.inner.handle((), request).await.map_err(|e| {
+        let inner = match &self.inner {
+            Inner::Http(h) => h,
+            Inner::Wagi(w) => return w.handle(request).await,
+        };
+        inner.handle((), request).await.map_err(|e| {
             match e.downcast_ref::<InstantiationError<()>>() {
                 Some(instantiation) => {
                     anyhow::anyhow!("instantiation failed: {:?}", instantiation.error)

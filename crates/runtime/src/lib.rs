@@ -8,16 +8,21 @@
 //! The `spindle` CLI and (later) the containerd shim embed this crate; the HTTP trigger in
 //! `spindle-http` calls [`App::handler`] for each routed request.
 
+pub mod allowed_hosts;
 pub mod app;
 pub mod cache;
+pub mod capabilities;
 pub mod engine;
 pub mod handler;
 pub mod outbound;
 pub mod sandbox;
 pub mod unsupported;
+pub mod wagi;
 
 pub use app::{App, RuntimeOptions};
 pub use cache::CompileCache;
+pub use capabilities::{runtime_config::RuntimeConfig, CapabilityOptions};
 pub use engine::{EngineOptions, SpindleEngine};
 pub use handler::{ComponentHandler, HandlerKind, InstanceReuse, Request, Response};
+pub use outbound::{AppLinks, SelfRequestHandler};
 pub use sandbox::LogSinks;

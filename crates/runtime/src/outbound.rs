@@ -1,51 +1,295 @@
-//! Outbound HTTP policy (`wasi:http/outgoing-handler`).
+//! Outbound HTTP (`wasi:http/outgoing-handler` for WASIp2, `wasi:http/client` for WASIp3: both
+//! end in [`WasiHttpHooks::send_request`]).
 //!
-//! Deny by default: a request from a guest is refused with `HttpRequestDenied` unless the
-//! component's `allowed_outbound_hosts` grants it. The full grammar of those entries is not
-//! implemented yet, so every outbound request is denied, and the console says which entry would
-//! be needed.
+//! Deny by default: a request is sent only when the component's `allowed_outbound_hosts`
+//! ([`AllowedHosts`]) grants it. Then:
+//!
+//! * `http://<component-id>.spin.internal/...` (service chaining) runs that component's handler
+//!   in memory, without the network, even when its only route is private;
+//! * `http://self/...` (or `self.alt`) goes through the app's own router, via the
+//!   [`SelfRequestHandler`] the HTTP trigger registers;
+//! * anything else is sent over the network with wasmtime-wasi-http's `default_send_request`.
+//!
+//! A denied request fails with `HttpRequestDenied`, and the console says which entry to add.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock, Weak};
 
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::allowed_hosts::{is_self_host, service_chaining_target, AllowedHosts};
+use crate::handler::ComponentHandler;
+
+/// Serves requests a component makes to its own app (`http://self/...`): the HTTP trigger
+/// implements this with its router, so the runtime needs no dependency on it.
+pub trait SelfRequestHandler: Send + Sync + 'static {
+    /// Routes and runs `request` as if it had come from outside. Never fails: errors are
+    /// responses.
+    fn handle(
+        &self,
+        request: http::Request<WasiBody>,
+    ) -> Pin<Box<dyn Future<Output = http::Response<WasiBody>> + Send>>;
+}
+
+/// What every instance of an app can reach through outbound HTTP: the app's component handlers
+/// (service chaining) and its router (`self` requests). Filled in once the app is loaded.
+#[derive(Default)]
+pub struct AppLinks {
+    components: OnceLock<HashMap<String, ComponentHandler>>,
+    self_handler: OnceLock<Arc<dyn SelfRequestHandler>>,
+}
+
+impl AppLinks {
+    /// Sets the component handlers (once, after every component is loaded).
+    pub(crate) fn set_components(&self, handlers: HashMap<String, ComponentHandler>) {
+        let _ = self.components.set(handlers);
+    }
+
+    /// Registers the handler for `self` requests. Only the first registration counts.
+    pub fn set_self_handler(&self, handler: Arc<dyn SelfRequestHandler>) {
+        let _ = self.self_handler.set(handler);
+    }
+
+    fn component(&self, id: &str) -> Option<ComponentHandler> {
+        self.components.get()?.get(id).cloned()
+    }
+}
+
+/// The outbound policy of one component, shared by all its instances.
+#[derive(Clone, Default)]
+pub struct OutboundConfig {
+    allowed: Arc<AllowedHosts>,
+    links: Weak<AppLinks>,
+}
+
+impl OutboundConfig {
+    /// `allowed` for this component; chaining and `self` requests go through `links`.
+    pub fn new(allowed: AllowedHosts, links: &Arc<AppLinks>) -> Self {
+        Self {
+            allowed: Arc::new(allowed),
+            links: Arc::downgrade(links),
+        }
+    }
+}
 
 /// The outbound HTTP hooks of one instance.
 pub struct OutboundHttp {
     component_id: Arc<str>,
+    config: OutboundConfig,
 }
 
 impl OutboundHttp {
-    /// The policy for `component_id`.
-    pub fn new(component_id: Arc<str>) -> Self {
-        Self { component_id }
+    /// The policy for `component_id`: `config` (the default config denies everything).
+    pub fn new(component_id: Arc<str>, config: OutboundConfig) -> Self {
+        Self {
+            component_id,
+            config,
+        }
     }
 }
 
-type SendResult = Result<
-    (
-        http::Response<WasiBody>,
-        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-    ),
-    HttpError,
->;
+type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+type SendResult = Result<(http::Response<WasiBody>, IoFuture), HttpError>;
+
+/// Where an allowed request goes.
+enum Destination {
+    Network,
+    Component(String),
+    OwnApp,
+}
 
 impl WasiHttpHooks for OutboundHttp {
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
-        _options: Option<RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+        options: Option<RequestOptions>,
+        _fut: IoFuture,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
-        let uri = request.uri();
-        let scheme = uri.scheme_str().unwrap_or("https");
-        let host = uri.authority().map(|a| a.as_str()).unwrap_or("<no host>");
-        tracing::warn!(
-            "component `{}` was denied an outbound request to {scheme}://{host}: outbound HTTP is \
-             not granted (help: add \"{scheme}://{host}\" to allowed_outbound_hosts; outbound \
-             networking is not available in this Spindle version yet)",
-            self.component_id
-        );
-        Box::new(async { Err(HttpError::HttpRequestDenied) })
+        let uri = request.uri().clone();
+        let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
+        let host = uri
+            .host()
+            .unwrap_or("")
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = uri.port_u16();
+        let allowed = &self.config.allowed;
+
+        let (destination, permitted) = if host.is_empty() || is_self_host(&host) {
+            (Destination::OwnApp, allowed.allows_relative(&scheme))
+        } else if let Some(target) = service_chaining_target(&host) {
+            (
+                Destination::Component(target.to_string()),
+                allowed.allows(&scheme, &host, port),
+            )
+        } else {
+            (Destination::Network, allowed.allows(&scheme, &host, port))
+        };
+
+        if !permitted {
+            let entry = if host.is_empty() {
+                format!("{scheme}://self")
+            } else {
+                AllowedHosts::suggestion(&scheme, &host, port)
+            };
+            tracing::warn!(
+                "component `{id}` was denied an outbound request to {url}: not allowed by its \
+                 allowed_outbound_hosts (help: add \"{entry}\" to allowed_outbound_hosts of \
+                 component `{id}`)",
+                id = self.component_id,
+                url = display_url(&uri),
+            );
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        }
+
+        match destination {
+            Destination::Network => Box::new(async move {
+                let (response, io) =
+                    wasmtime_wasi_http::default_send_request(request, options).await?;
+                Ok((
+                    response.map(BodyExt::boxed_unsync),
+                    Box::new(io) as IoFuture,
+                ))
+            }),
+            Destination::Component(target) => {
+                let links = self.config.links.upgrade();
+                let caller = self.component_id.clone();
+                Box::new(async move {
+                    let Some(handler) = links.as_ref().and_then(|l| l.component(&target)) else {
+                        tracing::warn!(
+                            "component `{caller}` sent a request to {}: the app has no HTTP \
+                             component `{target}` (help: check the component id in the URL)",
+                            display_url(&uri)
+                        );
+                        return Err(HttpError::DestinationNotFound);
+                    };
+                    let request = chained_request(request);
+                    let response = match handler.handle(request).await {
+                        Ok(response) => response,
+                        Err(error) => {
+                            tracing::error!(
+                                "component `{target}` failed handling a request chained from \
+                                 `{caller}` ({}): {error:#}",
+                                display_url(&uri)
+                            );
+                            empty_response(http::StatusCode::INTERNAL_SERVER_ERROR)
+                        }
+                    };
+                    Ok((response, done()))
+                })
+            }
+            Destination::OwnApp => {
+                let handler = self
+                    .config
+                    .links
+                    .upgrade()
+                    .and_then(|l| l.self_handler.get().cloned());
+                let caller = self.component_id.clone();
+                Box::new(async move {
+                    let Some(handler) = handler else {
+                        tracing::warn!(
+                            "component `{caller}` sent a request to its own app ({}), but no \
+                             HTTP trigger serves this app",
+                            display_url(&uri)
+                        );
+                        return Err(HttpError::ConnectionRefused);
+                    };
+                    Ok((handler.handle(request).await, done()))
+                })
+            }
+        }
+    }
+}
+
+fn done() -> IoFuture {
+    Box::new(async { Ok(()) })
+}
+
+fn empty_response(status: http::StatusCode) -> http::Response<WasiBody> {
+    let mut response = http::Response::new(
+        Full::new(Bytes::new())
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *response.status_mut() = status;
+    response
+}
+
+/// `scheme://authority/path` of a request, without the query (which may carry secrets).
+fn display_url(uri: &http::Uri) -> String {
+    format!(
+        "{}://{}{}",
+        uri.scheme_str().unwrap_or("https"),
+        uri.authority().map(|a| a.as_str()).unwrap_or(""),
+        uri.path()
+    )
+}
+
+/// Shapes a service-chaining request as Spin does for a private route: no `Host` header, and
+/// the `spin-*` headers of a route matching everything (`/...`).
+fn chained_request(request: http::Request<WasiBody>) -> http::Request<WasiBody> {
+    let (mut parts, body) = request.into_parts();
+    parts.headers.remove(http::header::HOST);
+    parts.headers.remove(http::header::CONNECTION);
+    let full_url = parts.uri.to_string();
+    let path = parts.uri.path().to_string();
+    set_chaining_headers(&mut parts.headers, &full_url, &path);
+    http::Request::from_parts(parts, body)
+}
+
+fn set_chaining_headers(headers: &mut HeaderMap, full_url: &str, path: &str) {
+    let values = [
+        ("spin-full-url", full_url),
+        ("spin-path-info", path),
+        ("spin-matched-route", "/..."),
+        ("spin-raw-component-route", "/..."),
+        ("spin-component-route", ""),
+        ("spin-base-path", "/"),
+        ("spin-client-addr", "127.0.0.1:0"),
+    ];
+    for (name, value) in values {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chained_requests_look_like_a_private_route() {
+        let body = Full::new(Bytes::new())
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        let request = http::Request::builder()
+            .uri("http://api.spin.internal/items/3?x=1")
+            .header("host", "api.spin.internal")
+            .header("spin-path-info", "forged")
+            .header("x-kept", "yes")
+            .body(body)
+            .unwrap();
+        let request = chained_request(request);
+        let h = request.headers();
+        assert!(h.get("host").is_none());
+        assert_eq!(h["x-kept"], "yes");
+        assert_eq!(h["spin-full-url"], "http://api.spin.internal/items/3?x=1");
+        assert_eq!(h["spin-path-info"], "/items/3");
+        assert_eq!(h["spin-matched-route"], "/...");
+        assert_eq!(h["spin-component-route"], "");
+        assert_eq!(h.get_all("spin-path-info").iter().count(), 1);
+    }
+
+    #[test]
+    fn urls_are_shown_without_queries() {
+        let uri: http::Uri = "http://127.0.0.1:8081/a/b?token=secret".parse().unwrap();
+        assert_eq!(display_url(&uri), "http://127.0.0.1:8081/a/b");
     }
 }

@@ -20,7 +20,8 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::outbound::OutboundHttp;
+use crate::capabilities::{ComponentGrants, InstanceCapabilities};
+use crate::outbound::{OutboundConfig, OutboundHttp};
 
 /// Everything the host keeps for one component instance.
 pub struct InstanceState {
@@ -36,6 +37,8 @@ pub struct InstanceState {
     pub outbound: OutboundHttp,
     /// When the request being handled must be finished; checked on every epoch tick.
     pub deadline: Option<Instant>,
+    /// Key-value, SQLite, variables, Redis: what this instance was granted.
+    pub caps: InstanceCapabilities,
 }
 
 impl WasiView for InstanceState {
@@ -67,6 +70,9 @@ pub struct Sandbox {
     stdout: GuestLog,
     stderr: GuestLog,
     max_memory: usize,
+    grants: ComponentGrants,
+    /// `allowed_outbound_hosts` and the app links for chaining; denies everything by default.
+    outbound: OutboundConfig,
 }
 
 impl Sandbox {
@@ -77,6 +83,7 @@ impl Sandbox {
         files_root: Option<PathBuf>,
         logs: &LogSinks,
         max_memory: usize,
+        grants: ComponentGrants,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             component_id: component_id.into(),
@@ -85,12 +92,50 @@ impl Sandbox {
             stdout: logs.open(component_id, Stream::Stdout)?,
             stderr: logs.open(component_id, Stream::Stderr)?,
             max_memory,
+            grants,
+            outbound: OutboundConfig::default(),
         })
     }
 
     /// The component this sandbox belongs to.
     pub fn component_id(&self) -> &str {
         &self.component_id
+    }
+
+    /// Grants outbound networking (the default denies everything).
+    pub(crate) fn set_outbound(&mut self, outbound: OutboundConfig) {
+        self.outbound = outbound;
+    }
+
+    /// The component's `environment`.
+    pub(crate) fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    /// Memory and table limits for one instance.
+    pub(crate) fn store_limits(&self) -> StoreLimits {
+        StoreLimitsBuilder::new()
+            .memory_size(self.max_memory)
+            .instances(1000)
+            .tables(1000)
+            .memories(1000)
+            .trap_on_grow_failure(false)
+            .build()
+    }
+
+    /// A WASI context for running the component as a command (Wagi): its stderr log, its
+    /// files read-only, no sockets. The caller adds env, args, stdin and stdout.
+    pub(crate) fn command_wasi(&self) -> anyhow::Result<WasiCtxBuilder> {
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stderr(self.stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        if let Some(root) = &self.files_root {
+            wasi.preopened_dir(root, "/", FsPerms::ReadOnly)
+                .map_err(anyhow::Error::from)?;
+        }
+        Ok(wasi)
     }
 
     /// Fresh per-instance state. Nothing is shared between instances except the log sinks.
@@ -117,8 +162,9 @@ impl Sandbox {
                 .memories(1000)
                 .trap_on_grow_failure(false)
                 .build(),
-            outbound: OutboundHttp::new(self.component_id.clone()),
+            outbound: OutboundHttp::new(self.component_id.clone(), self.outbound.clone()),
             deadline: None,
+            caps: self.grants.instance_state(),
         })
     }
 }

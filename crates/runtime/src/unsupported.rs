@@ -22,8 +22,12 @@ const PROVIDED_PACKAGES: &[&str] = &[
     "wasi:http/",
 ];
 
-/// Whether `import` (e.g. `wasi:http/types@0.2.6`) is one the host links itself.
+/// Whether `import` (e.g. `wasi:http/types@0.2.6`) is one the host links itself (WASI, wasi:http,
+/// or one of the Spin interfaces in [`crate::capabilities`]).
 pub fn is_provided(import: &str) -> bool {
+    if crate::capabilities::LINKED_INTERFACES.contains(&import) {
+        return true;
+    }
     let Some((path, version)) = import.split_once('@') else {
         return false;
     };
@@ -99,9 +103,14 @@ mod tests {
         assert!(is_provided("wasi:http/handler@0.3.0"));
         assert!(!is_provided("wasi:http/types@0.3.0-rc-2026-03-15"));
         assert!(!is_provided("wasi:http/types@0.2.0-rc-2023-11-10"));
-        assert!(!is_provided("wasi:config/store@0.2.0-draft-2024-09-27"));
-        assert!(!is_provided("wasi:keyvalue/store@0.2.0-draft2"));
-        assert!(!is_provided("fermyon:spin/key-value@2.0.0"));
-        assert!(!is_provided("spin:sqlite/sqlite@3.0.0"));
+        // Spin interfaces backed by crate::capabilities.
+        assert!(is_provided("wasi:config/store@0.2.0-draft-2024-09-27"));
+        assert!(is_provided("wasi:keyvalue/store@0.2.0-draft2"));
+        assert!(is_provided("fermyon:spin/key-value@2.0.0"));
+        assert!(is_provided("spin:sqlite/sqlite@3.0.0"));
+        // Not backed yet: stubbed.
+        assert!(!is_provided("spin:key-value/key-value@3.0.0"));
+        assert!(!is_provided("spin:postgres/postgres@4.0.0"));
+        assert!(!is_provided("wasi:keyvalue/store@0.2.0-draft"));
     }
 }

@@ -1,0 +1,145 @@
+//! `spindle build`: runs each component's `[component.<id>.build]` command, like `spin build`.
+//!
+//! Commands run through `sh -c` in the component's `workdir` (relative to the manifest's
+//! directory, default the manifest's directory), one after another; their output is streamed
+//! with a `[component-id]` prefix. The first failure stops the build and names the component,
+//! the command and its exit code.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+
+/// Arguments of `spindle build`.
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// The app to build: a spin.toml file or a directory containing one.
+    #[arg(short = 'f', long = "from", alias = "file", value_name = "APP")]
+    pub from: Option<PathBuf>,
+
+    /// Build only this component (repeatable).
+    #[arg(short = 'c', long = "component-id", value_name = "ID")]
+    pub components: Vec<String>,
+}
+
+/// Runs `spindle build`.
+pub fn run(args: BuildArgs) -> anyhow::Result<()> {
+    let manifest = manifest_path(args.from.as_deref())?;
+    build(&manifest, &args.components)
+}
+
+/// Resolves `-f` like `spindle up`: a file, a directory holding spin.toml, or ./spin.toml.
+pub fn manifest_path(from: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let candidate = match from {
+        Some(p) if p.is_dir() => p.join("spin.toml"),
+        Some(p) => p.to_path_buf(),
+        None => PathBuf::from("spin.toml"),
+    };
+    if !candidate.exists() {
+        bail!(
+            "no app at {}: the file does not exist (help: run in an app directory or pass a \
+             spin.toml with -f)",
+            candidate.display()
+        );
+    }
+    Ok(candidate)
+}
+
+/// Builds the components of the app at `manifest` (all of them when `only` is empty).
+pub fn build(manifest: &Path, only: &[String]) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(manifest)
+        .with_context(|| format!("cannot read {}", manifest.display()))?;
+    let (app, warnings) = spindle_manifest::parse_str(&text, manifest)?;
+    for w in &warnings {
+        eprintln!("{w}");
+    }
+    let app_dir = manifest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+
+    for id in only {
+        if !app.components.contains_key(id) {
+            let known: Vec<_> = app.components.keys().map(String::as_str).collect();
+            bail!(
+                "the app has no component `{id}` (its components: {})",
+                known.join(", ")
+            );
+        }
+    }
+    let mut built = 0;
+    for (id, component) in app.components.iter() {
+        if !only.is_empty() && !only.contains(id) {
+            continue;
+        }
+        let Some(build) = &component.build else {
+            println!("[{id}] no build command, skipping");
+            continue;
+        };
+        let workdir = match &build.workdir {
+            Some(w) => app_dir.join(w),
+            None => app_dir.to_path_buf(),
+        };
+        if !workdir.is_dir() {
+            bail!(
+                "component `{id}`: build workdir {} does not exist (it is relative to {})",
+                workdir.display(),
+                app_dir.display()
+            );
+        }
+        for command in build.commands() {
+            println!("Building component {id} with `{command}`");
+            run_command(id, command, &workdir)?;
+        }
+        built += 1;
+    }
+    if built > 0 {
+        println!("Finished building all Spin components");
+    }
+    Ok(())
+}
+
+/// Runs one build command, streaming its output line by line with a `[id]` prefix.
+fn run_command(id: &str, command: &str, workdir: &Path) -> anyhow::Result<()> {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(workdir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("component `{id}`: cannot run `{command}` with sh"))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let out_id = id.to_string();
+    let err_id = id.to_string();
+    let out = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let mut o = std::io::stdout().lock();
+            let _ = writeln!(o, "[{out_id}] {line}");
+        }
+    });
+    let err = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut e = std::io::stderr().lock();
+            let _ = writeln!(e, "[{err_id}] {line}");
+        }
+    });
+    let status = child.wait().context("waiting for the build command")?;
+    let _ = out.join();
+    let _ = err.join();
+    if !status.success() {
+        let how = match status.code() {
+            Some(code) => format!("exit code {code}"),
+            None => "a signal".to_string(),
+        };
+        bail!(
+            "build failed for component `{id}`: `{command}` exited with {how} (in {})",
+            workdir.display()
+        );
+    }
+    Ok(())
+}

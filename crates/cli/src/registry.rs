@@ -1,0 +1,241 @@
+//! `spindle registry push|pull|login` (alias `spindle oci`): Spin apps as OCI artifacts, in
+//! Spin's layout, so `spin registry pull` / SpinKube run what Spindle pushes and vice versa.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Subcommand};
+use spindle_manifest::locked::LockedApp;
+use spindle_oci::{AssembleOptions, Client, ClientOptions};
+
+/// `spindle registry` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum RegistryCommand {
+    /// Push the app to a registry (e.g. `spindle registry push ghcr.io/me/hello:v1`).
+    Push(PushArgs),
+    /// Pull an app from a registry into the local cache.
+    Pull(PullArgs),
+    /// Store credentials for a registry in Docker's config.json.
+    Login(LoginArgs),
+}
+
+/// Flags shared by push and pull.
+#[derive(Args, Debug, Clone)]
+pub struct RegistryOptions {
+    /// Use plain HTTP instead of HTTPS (registries on localhost/127.0.0.1 always use HTTP).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+
+    /// Cache directory (default: ~/.cache/spindle); pulled content goes to <DIR>/registry.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl RegistryOptions {
+    fn client(&self) -> anyhow::Result<Client> {
+        Client::new(ClientOptions {
+            insecure: self.insecure,
+            cache_dir: self.cache_dir.clone(),
+            docker_config: None,
+            progress: true,
+        })
+    }
+}
+
+/// Arguments of `spindle registry push`.
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// The app to push: a spin.toml file or a directory containing one.
+    #[arg(short = 'f', long = "from", alias = "file", value_name = "APP")]
+    pub from: Option<PathBuf>,
+
+    /// Run `spindle build` first.
+    #[arg(long)]
+    pub build: bool,
+
+    /// An extra manifest annotation (K=V, repeatable).
+    #[arg(long = "annotation", value_name = "K=V", value_parser = parse_kv)]
+    pub annotations: Vec<(String, String)>,
+
+    #[command(flatten)]
+    pub options: RegistryOptions,
+
+    /// Where to push, e.g. `ghcr.io/me/hello:v1` or `127.0.0.1:5000/me/hello:v1`.
+    #[arg(value_name = "REFERENCE")]
+    pub reference: String,
+}
+
+/// Arguments of `spindle registry pull`.
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub options: RegistryOptions,
+
+    /// What to pull, e.g. `ghcr.io/me/hello:v1`.
+    #[arg(value_name = "REFERENCE")]
+    pub reference: String,
+}
+
+/// Arguments of `spindle registry login`.
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// User name.
+    #[arg(short = 'u', long)]
+    pub username: String,
+
+    /// Password (prefer --password-stdin: command lines are visible to other users).
+    #[arg(short = 'p', long, conflicts_with = "password_stdin")]
+    pub password: Option<String>,
+
+    /// Read the password from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+
+    /// Use plain HTTP instead of HTTPS for the credentials check.
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+
+    /// The registry server, e.g. `ghcr.io` or `127.0.0.1:5000`.
+    #[arg(value_name = "SERVER")]
+    pub server: String,
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected K=V, got `{s}`")),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Runs a `spindle registry` subcommand.
+pub fn run(command: RegistryCommand) -> anyhow::Result<()> {
+    match command {
+        RegistryCommand::Push(args) => push(args),
+        RegistryCommand::Pull(args) => pull(args),
+        RegistryCommand::Login(args) => login(args),
+    }
+}
+
+fn push(args: PushArgs) -> anyhow::Result<()> {
+    let manifest = crate::build::manifest_path(args.from.as_deref())?;
+    if args.build {
+        crate::build::build(&manifest, &[])?;
+    }
+    let loaded = spindle_manifest::load(&manifest)?;
+    for warning in &loaded.warnings {
+        eprintln!("{warning}");
+    }
+    let options = AssembleOptions {
+        annotations: args.annotations.into_iter().collect(),
+        force_archive: std::env::var_os(spindle_oci::ARCHIVE_LAYERS_ENV).is_some(),
+        created: None,
+    };
+    let artifact = spindle_oci::assemble(&loaded.locked, &options)?;
+    let client = args.options.client()?;
+    println!("Pushing app to the registry...");
+    let pushed = runtime()?.block_on(client.push(&artifact, &args.reference))?;
+    println!(
+        "Pushed with digest {} ({} blobs, {} uploaded{})",
+        pushed.digest,
+        pushed.blobs,
+        pushed.uploaded,
+        if artifact.archived {
+            ", static files in archive layers"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+fn pull(args: PullArgs) -> anyhow::Result<()> {
+    let client = args.options.client()?;
+    let pulled = runtime()?.block_on(client.pull(&args.reference))?;
+    println!(
+        "Pulled {}@{} ({} blobs downloaded, {} already cached) into {}",
+        pulled.reference,
+        pulled.digest,
+        pulled.downloaded,
+        pulled.cached,
+        pulled.dir.display()
+    );
+    Ok(())
+}
+
+fn login(args: LoginArgs) -> anyhow::Result<()> {
+    let password = match (args.password, args.password_stdin) {
+        (Some(p), _) => p,
+        (None, true) => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the password from standard input")?;
+            s.trim_end_matches(['\n', '\r']).to_string()
+        }
+        (None, false) => {
+            bail!("no password given (help: pass --password-stdin and pipe it in, or -p PASSWORD)")
+        }
+    };
+    if password.is_empty() {
+        bail!("the password is empty");
+    }
+    runtime()?.block_on(spindle_oci::auth::validate_credentials(
+        &args.server,
+        &args.username,
+        &password,
+        args.insecure,
+    ))?;
+    let path = spindle_oci::auth::docker_config_path()?;
+    let key = spindle_oci::auth::store_credentials(&path, &args.server, &args.username, &password)?;
+    println!(
+        "Login succeeded: credentials for {key} stored in {}",
+        path.display()
+    );
+    Ok(())
+}
+
+/// The registry reference `from` names, if it is one: Spin's rule is that an existing local
+/// path wins; otherwise a string that parses as a reference with an explicit registry host is
+/// pulled.
+pub fn remote_reference(from: Option<&Path>) -> Option<String> {
+    let from = from?;
+    if from.exists() {
+        return None;
+    }
+    let s = from.to_str()?;
+    spindle_oci::looks_like_reference(s).then(|| s.to_string())
+}
+
+/// Pulls `reference` for `spindle up`: returns the locked app with every digest reference
+/// rewritten to a `file://` path in the cache, ready for the runtime.
+pub fn pull_for_up(
+    reference: &str,
+    insecure: bool,
+    cache_dir: Option<PathBuf>,
+) -> anyhow::Result<LockedApp> {
+    let options = RegistryOptions {
+        insecure,
+        cache_dir,
+    };
+    let client = options.client()?;
+    let pulled = runtime()?
+        .block_on(client.pull(reference))
+        .with_context(|| format!("cannot pull the app {reference}"))?;
+    eprintln!(
+        "Pulled {}@{} ({} blobs downloaded, {} already cached)",
+        pulled.reference, pulled.digest, pulled.downloaded, pulled.cached
+    );
+    let mut locked = spindle_oci::resolve_to_cache(pulled.locked, client.cache())?;
+    locked
+        .metadata
+        .insert("origin".into(), format!("oci:{}", pulled.reference).into());
+    Ok(locked)
+}

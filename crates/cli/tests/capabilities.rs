@@ -1,0 +1,357 @@
+//! Spin host capabilities end to end: real Spin SDK guests (Rust spin-sdk 5.2, Python spin-sdk
+//! 3.4.1) using key-value, SQLite, variables and outbound Redis through the real `spindle`
+//! binary, with real backends (SQLite files, a Debian `redis-server` started here).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use support::*;
+
+fn caps_app() -> PathBuf {
+    require_built(&example(
+        "capabilities/target/wasm32-wasip2/release/capabilities.wasm",
+    ));
+    example("capabilities/spin.toml")
+}
+
+/// Starts the capabilities app with its own state directory.
+fn start(state: &Path, extra: &[&str], env: &[(&str, &str)]) -> Spindle {
+    let state_arg = state.to_str().unwrap().to_string();
+    let mut args = vec!["--state-dir", state_arg.as_str()];
+    args.extend_from_slice(extra);
+    let mut env = env.to_vec();
+    if !env.iter().any(|(k, _)| *k == "SPIN_VARIABLE_API_TOKEN") {
+        env.push(("SPIN_VARIABLE_API_TOKEN", "t0ken"));
+    }
+    Spindle::start_with_env(&caps_app(), &args, &env)
+}
+
+fn put(s: &Spindle, path: &str, body: &str) -> Reply {
+    request(s.port, "PUT", path, &[], body.as_bytes()).unwrap()
+}
+
+#[test]
+fn key_value_operations_and_persistence_across_restart() {
+    let state = tempfile::tempdir().unwrap();
+    {
+        let s = start(state.path(), &[], &[]);
+        assert_eq!(s.get("/caps/kv/default/fruit").status, 404);
+        let r = put(&s, "/caps/kv/default/fruit", "apple");
+        assert_eq!(r.status, 200, "{}", r.text());
+        put(&s, "/caps/kv/default/veg", "leek");
+        assert_eq!(s.get("/caps/kv/default/fruit").text(), "apple");
+        assert_eq!(s.get("/caps/kv-exists/default/fruit").text(), "true");
+        assert_eq!(s.get("/caps/kv-exists/default/nope").text(), "false");
+        assert_eq!(
+            s.get("/caps/kv-keys/default").json(),
+            serde_json::json!(["fruit", "veg"])
+        );
+        let r = request(s.port, "DELETE", "/caps/kv/default/veg", &[], b"").unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(s.get("/caps/kv-exists/default/veg").text(), "false");
+    }
+    // Spin's file name, in the state directory.
+    assert!(state.path().join("sqlite_key_value.db").exists());
+    let s = start(state.path(), &[], &[]);
+    assert_eq!(s.get("/caps/kv/default/fruit").text(), "apple");
+    assert_eq!(
+        s.get("/caps/kv-keys/default").json(),
+        serde_json::json!(["fruit"])
+    );
+}
+
+#[test]
+fn undeclared_store_and_database_are_denied() {
+    let state = tempfile::tempdir().unwrap();
+    let s = start(state.path(), &[], &[]);
+    // `denied` is the same code with no grants.
+    let r = s.get("/denied/kv/default/x");
+    assert_eq!((r.status, r.text().as_str()), (403, "AccessDenied"));
+    let r = request(s.port, "POST", "/denied/sql/default", &[], b"SELECT 1").unwrap();
+    assert_eq!((r.status, r.text().as_str()), (403, "AccessDenied"));
+    // `caps` declared only `default`.
+    let r = s.get("/caps/kv/other/x");
+    assert_eq!(r.status, 403, "{}", r.text());
+}
+
+#[test]
+fn sqlite_statements_and_startup_sql() {
+    let state = tempfile::tempdir().unwrap();
+    let s = start(
+        state.path(),
+        &[
+            "--sqlite",
+            "CREATE TABLE pets (name TEXT, age INTEGER)",
+            "--sqlite",
+            "INSERT INTO pets VALUES ('rex', 3), ('tom', 5)",
+        ],
+        &[],
+    );
+    let r = request(
+        s.port,
+        "POST",
+        "/caps/sql/default",
+        &[],
+        b"SELECT name, age, age * 1.5 AS f, NULL AS n FROM pets ORDER BY name",
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        serde_json::json!({
+            "columns": ["name", "age", "f", "n"],
+            "rows": [["rex", 3, 4.5, null], ["tom", 5, 7.5, null]]
+        })
+    );
+    let r = request(
+        s.port,
+        "POST",
+        "/caps/sql/default",
+        &[],
+        b"SELECT * FROM nope",
+    )
+    .unwrap();
+    assert_eq!(r.status, 500);
+    assert!(r.text().contains("no such table"), "{}", r.text());
+    assert!(state.path().join("sqlite_db.db").exists());
+}
+
+#[test]
+fn variables_from_each_provider() {
+    let state = tempfile::tempdir().unwrap();
+    // Default and the environment provider.
+    let s = start(
+        state.path(),
+        &[],
+        &[("SPIN_VARIABLE_API_TOKEN", "from-env")],
+    );
+    assert_eq!(s.get("/caps/var/message").text(), "hello, world");
+    assert_eq!(s.get("/caps/var/token").text(), "from-env");
+    // A name the component did not declare, and one that is not a valid name.
+    assert_eq!(s.get("/caps/var/greeting").status, 404);
+    assert!(s.get("/caps/var/Bad-Name").text().contains("InvalidName"));
+    // The other component has no variables at all.
+    assert_eq!(s.get("/denied/var/message").status, 404);
+    drop(s);
+
+    // --variable beats the environment.
+    let s = start(
+        state.path(),
+        &[
+            "--variable",
+            "greeting=hi",
+            "--variable",
+            "api_token=from-flag",
+        ],
+        &[("SPIN_VARIABLE_API_TOKEN", "from-env")],
+    );
+    assert_eq!(s.get("/caps/var/message").text(), "hi, world");
+    assert_eq!(s.get("/caps/var/token").text(), "from-flag");
+    drop(s);
+
+    // A runtime-config static provider.
+    let dir = tempfile::tempdir().unwrap();
+    let rc = dir.path().join("runtime-config.toml");
+    std::fs::write(
+        &rc,
+        "[[variables_provider]]\ntype = \"static\"\nvalues = { greeting = \"hey\", api_token = \"from-config\" }\n",
+    )
+    .unwrap();
+    let s = start(
+        state.path(),
+        &["--runtime-config-file", rc.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(s.get("/caps/var/message").text(), "hey, world");
+    assert_eq!(s.get("/caps/var/token").text(), "from-config");
+}
+
+#[test]
+fn missing_required_variable_fails_start_with_its_name() {
+    let manifest = caps_app();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _out, err) = run_spindle(
+        &[
+            "up",
+            "-f",
+            manifest.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("`api_token`"), "{err}");
+    assert!(err.contains("SPIN_VARIABLE_API_TOKEN"), "{err}");
+}
+
+#[test]
+fn runtime_config_named_store_and_unknown_label() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rc = dir.path().join("rc.toml");
+    std::fs::write(
+        &rc,
+        "[key_value_store.default]\ntype = \"spin\"\npath = \"custom/kv.db\"\n",
+    )
+    .unwrap();
+    let s = start(
+        state.path(),
+        &[
+            "--runtime-config-file",
+            rc.to_str().unwrap(),
+            "--key-value",
+            "preset=yes",
+        ],
+        &[],
+    );
+    assert_eq!(s.get("/caps/kv/default/preset").text(), "yes");
+    assert!(dir.path().join("custom/kv.db").exists());
+    drop(s);
+
+    // An app asking for a store nobody defined does not start.
+    let app = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        example("capabilities/target/wasm32-wasip2/release/capabilities.wasm"),
+        app.path().join("c.wasm"),
+    )
+    .unwrap();
+    std::fs::write(
+        app.path().join("spin.toml"),
+        "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"c\"\n[component.c]\nsource = \"c.wasm\"\nkey_value_stores = [\"ghost\"]\n",
+    )
+    .unwrap();
+    let (code, _, err) = run_spindle(
+        &[
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            state.path().to_str().unwrap(),
+        ],
+        app.path(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("key-value store `ghost`"), "{err}");
+    assert!(err.contains("component `c`"), "{err}");
+}
+
+struct RedisServer {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    fn start() -> RedisServer {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                dir.path().to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (.ci/install-services.sh)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return RedisServer {
+                    child,
+                    port,
+                    _dir: dir,
+                };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn outbound_redis_allowed_and_denied_and_redis_backed_store() {
+    let redis = RedisServer::start();
+    let state = tempfile::tempdir().unwrap();
+    let port = redis.port.to_string();
+    let s = start(
+        state.path(),
+        &["--variable", &format!("redis_port={port}")],
+        &[],
+    );
+    let addr = format!("redis://127.0.0.1:{port}");
+    let r = s.get(&format!("/caps/redis?addr={addr}&key=k1&value=v1"));
+    assert_eq!((r.status, r.text().as_str()), (200, "v1"), "{}", s.stderr());
+    // Not in allowed_outbound_hosts.
+    let r = s.get(&format!("/denied/redis?addr={addr}&key=k1&value=v1"));
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(s.wait_for_output(&format!("help: add \"redis://127.0.0.1:{port}\"")));
+    drop(s);
+
+    // A key-value store backed by that Redis server.
+    let dir = tempfile::tempdir().unwrap();
+    let rc = dir.path().join("rc.toml");
+    std::fs::write(
+        &rc,
+        format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"{addr}\"\n"),
+    )
+    .unwrap();
+    let s = start(
+        state.path(),
+        &["--runtime-config-file", rc.to_str().unwrap()],
+        &[],
+    );
+    put(&s, "/caps/kv/default/color", "blue");
+    assert_eq!(s.get("/caps/kv/default/color").text(), "blue");
+    // The value really is in Redis.
+    let r = s.get(&format!("/caps/redis?addr={addr}&key=probe&value=1"));
+    assert_eq!(
+        r.status, 403,
+        "redis_port defaults to 6379, so this address is not allowed"
+    );
+    let out = Command::new("redis-cli")
+        .args(["-p", &port, "GET", "color"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "blue");
+}
+
+#[test]
+fn python_spin_sdk_key_value_and_variables() {
+    require_built(&example("hello-python/app.wasm"));
+    let state = tempfile::tempdir().unwrap();
+    let s = Spindle::start(
+        &example("hello-python/spin.toml"),
+        &["--state-dir", state.path().to_str().unwrap()],
+    );
+    let r = put(&s, "/kv/lang", "python");
+    assert_eq!(r.status, 200, "{} {}", r.text(), s.stderr());
+    assert_eq!(s.get("/kv/lang").text(), "python");
+    assert_eq!(s.get("/kv/none").status, 404);
+    assert_eq!(s.get("/var/greeting").text(), "hello from python");
+    assert!(
+        s.get("/var/nope").text().contains("Undefined"),
+        "{}",
+        s.get("/var/nope").text()
+    );
+}

@@ -1,0 +1,180 @@
+//! Spin's runtime configuration file (`--runtime-config-file`, `RUNTIME_CONFIG_FILE`): where
+//! key-value stores and SQLite databases live, and which variable providers are on.
+//!
+//! ```toml
+//! [key_value_store.default]
+//! type = "redis"
+//! url = "redis://localhost"
+//!
+//! [key_value_store.user_data]
+//! type = "spin"
+//! path = ".spin/user_data.db"
+//!
+//! [sqlite_database.default]
+//! type = "spin"
+//! path = "data/app.db"
+//!
+//! [[variables_provider]]
+//! type = "env"
+//! prefix = "MYAPP"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+/// The parsed runtime configuration. Relative paths are relative to the file's directory.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// `[key_value_store.<label>]`.
+    #[serde(default)]
+    pub key_value_store: BTreeMap<String, StoreConfig>,
+    /// `[sqlite_database.<label>]`.
+    #[serde(default)]
+    pub sqlite_database: BTreeMap<String, DatabaseConfig>,
+    /// `[[variables_provider]]` (also accepted under Spin's older name `[[config_provider]]`).
+    #[serde(default, alias = "config_provider")]
+    pub variables_provider: Vec<ProviderConfig>,
+    /// `state_dir`: overrides the default `.spin` directory.
+    pub state_dir: Option<PathBuf>,
+    /// `log_dir`: overrides the default log directory.
+    pub log_dir: Option<PathBuf>,
+    /// Sections Spin accepts that Spindle reads but does not act on yet.
+    #[serde(default)]
+    pub outbound_http: Option<toml::Value>,
+    /// See `outbound_http`.
+    #[serde(default)]
+    pub outbound_redis: Option<toml::Value>,
+    /// See `outbound_http`.
+    #[serde(default)]
+    pub outbound_networking: Option<toml::Value>,
+    /// See `outbound_http`.
+    #[serde(default)]
+    pub client_tls: Option<toml::Value>,
+    /// See `outbound_http`.
+    #[serde(default)]
+    pub llm_compute: Option<toml::Value>,
+    /// See `outbound_http`.
+    #[serde(default)]
+    pub max_instance_memory: Option<toml::Value>,
+}
+
+/// A key-value store backend.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StoreConfig {
+    /// A SQLite file (`path`, default `<state_dir>/sqlite_key_value.db`).
+    Spin {
+        /// Database file.
+        path: Option<PathBuf>,
+    },
+    /// A Redis server.
+    Redis {
+        /// `redis://host[:port][/db]`.
+        url: String,
+    },
+}
+
+/// A SQLite database.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DatabaseConfig {
+    /// A local file (`path`, default `<state_dir>/sqlite_db.db` for `default`).
+    Spin {
+        /// Database file.
+        path: Option<PathBuf>,
+    },
+}
+
+/// A variables provider.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ProviderConfig {
+    /// Environment variables `<prefix>_<NAME>` (default prefix `SPIN_VARIABLE`).
+    Env {
+        /// Prefix.
+        prefix: Option<String>,
+        /// A dotenv file to read as well.
+        dotenv_path: Option<PathBuf>,
+    },
+    /// Fixed values.
+    Static {
+        /// name → value.
+        values: BTreeMap<String, String>,
+    },
+}
+
+impl RuntimeConfig {
+    /// Reads and parses `path`. Errors name the file and, for TOML errors, the line.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read runtime config file {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("invalid runtime config {}", path.display()))
+    }
+
+    /// Parses runtime config text.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spin_example() {
+        let c = RuntimeConfig::parse(
+            r#"
+[key_value_store.default]
+type = "redis"
+url = "redis://localhost"
+
+[key_value_store.user_data]
+type = "spin"
+path = ".spin/user_data.db"
+
+[sqlite_database.default]
+type = "spin"
+path = "db.sqlite"
+
+[[config_provider]]
+type = "env"
+prefix = "MYAPP"
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.key_value_store["default"],
+            StoreConfig::Redis {
+                url: "redis://localhost".into()
+            }
+        );
+        assert_eq!(
+            c.key_value_store["user_data"],
+            StoreConfig::Spin {
+                path: Some(".spin/user_data.db".into())
+            }
+        );
+        assert_eq!(
+            c.variables_provider,
+            vec![ProviderConfig::Env {
+                prefix: Some("MYAPP".into()),
+                dotenv_path: None
+            }]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_types_are_errors() {
+        let e = RuntimeConfig::parse("[key_value_store.x]\ntype = \"azure_cosmos\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("azure_cosmos"), "{e}");
+        let e = RuntimeConfig::parse("bogus = 1\n").unwrap_err().to_string();
+        assert!(e.contains("bogus"), "{e}");
+    }
+}

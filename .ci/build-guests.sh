@@ -21,7 +21,7 @@
 #   examples/multi/target/wasm32-wasip2/release/multi_{api,static,probe}.wasm
 #   examples/outbound/target/wasm32-wasip2/release/outbound_{fetch,private,wagi}.wasm
 #   examples/outbound/target/wasm32-wasip1/release/outbound_wagi.wasm   (WAGI core module)
-#   examples/hello-python/app.wasm
+#   examples/hello-python/app.wasm, examples/hello-python-p3/app.wasm
 #   examples/hello-js/dist/app.wasm
 #   tests/guests/wat/*.wasm
 set -euo pipefail
@@ -188,28 +188,32 @@ fi
 # ------------------------------------------------------------------------------------------------
 if want python; then
   step_begin python
-  PY_APP="$ROOT/examples/hello-python"
-  VENV="$GUESTS/venv-spin3"
-  REQS="$PY_APP/requirements.txt"
-  if ! [ -x "$VENV/bin/componentize-py" ] || ! cmp -s "$REQS" "$VENV/.requirements.txt"; then
-    rm -rf "$VENV"
-    mkdir -p "$GUESTS"
-    python3 -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q -r "$REQS"
-    cp "$REQS" "$VENV/.requirements.txt"
-  fi
-  if newer_than "$PY_APP/app.wasm" "$PY_APP"/*.py "$REQS"; then
-    echo "examples/hello-python/app.wasm is up to date"
-  else
-    # componentize-py finds spin-sdk's WIT through the *active* environment: activate the venv.
-    (
-      # shellcheck disable=SC1091
-      source "$VENV/bin/activate"
-      cd "$PY_APP"
-      $NICE componentize-py -w spin-http componentize app -o app.wasm.tmp
-      mv -f app.wasm.tmp app.wasm
-    )
-  fi
+  # app-dir | venv name | componentize-py world
+  for py in "hello-python|venv-spin3|spin-http" "hello-python-p3|venv-spin5|spin:up/http-trigger@4.1.0"; do
+    IFS='|' read -r app venv world <<<"$py"
+    PY_APP="$ROOT/examples/$app"
+    VENV="$GUESTS/$venv"
+    REQS="$PY_APP/requirements.txt"
+    if ! [ -x "$VENV/bin/componentize-py" ] || ! cmp -s "$REQS" "$VENV/.requirements.txt"; then
+      rm -rf "$VENV"
+      mkdir -p "$GUESTS"
+      python3 -m venv "$VENV"
+      "$VENV/bin/python" -m pip install -q -r "$REQS"
+      cp "$REQS" "$VENV/.requirements.txt"
+    fi
+    if newer_than "$PY_APP/app.wasm" "$PY_APP"/*.py "$REQS"; then
+      echo "examples/$app/app.wasm is up to date"
+    else
+      # componentize-py finds spin-sdk's WIT through the *active* environment: activate the venv.
+      (
+        # shellcheck disable=SC1091
+        source "$VENV/bin/activate"
+        cd "$PY_APP"
+        $NICE componentize-py -w "$world" componentize app -o app.wasm.tmp
+        mv -f app.wasm.tmp app.wasm
+      )
+    fi
+  done
   step_end python
 fi
 
@@ -256,7 +260,7 @@ if want check; then
     IFS=: read -r ws _ dest _ <<<"$entry"
     OUTPUTS+=("$ws/$dest")
   done
-  OUTPUTS+=(examples/hello-python/app.wasm examples/hello-js/dist/app.wasm)
+  OUTPUTS+=(examples/hello-python/app.wasm examples/hello-python-p3/app.wasm examples/hello-js/dist/app.wasm)
   for wat in "$ROOT"/tests/guests/wat/*.wat; do OUTPUTS+=("${wat#"$ROOT/"}"); done
   OUTPUTS=("${OUTPUTS[@]/%.wat/.wasm}")
   fail=0

@@ -355,3 +355,23 @@ fn python_spin_sdk_key_value_and_variables() {
         s.get("/var/nope").text()
     );
 }
+
+#[test]
+fn python_spin_sdk_5_wasip3_key_value_and_variables() {
+    require_built(&example("hello-python-p3/app.wasm"));
+    let state = tempfile::tempdir().unwrap();
+    let s = Spindle::start(
+        &example("hello-python-p3/spin.toml"),
+        &["--state-dir", state.path().to_str().unwrap()],
+    );
+    let r = s.get("/");
+    assert_eq!(r.status, 200, "{}", s.stderr());
+    assert!(r.text().contains("spin-sdk 5, WASIp3"), "{}", r.text());
+    let r = put(&s, "/kv/lang", "python5");
+    assert_eq!(r.status, 200, "{} {}", r.text(), s.stderr());
+    assert_eq!(s.get("/kv/lang").text(), "python5");
+    assert_eq!(s.get("/kv/none").status, 404);
+    assert_eq!(s.get("/var/greeting").text(), "hello from python 5");
+    let r = s.get("/var/nope");
+    assert!(r.text().contains("Undefined"), "{}", r.text());
+}

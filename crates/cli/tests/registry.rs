@@ -963,3 +963,74 @@ command = "mkdir -p out && cp '{}' out/hello.wasm"
         s.stdout()
     );
 }
+
+/// Uploads one blob with the registry's monolithic upload API.
+fn upload_blob(reg: &Registry, repo: &str, bytes: &[u8]) -> String {
+    let digest = sha256(bytes);
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let start = agent
+        .post(&format!("http://{}/v2/{repo}/blobs/uploads/", reg.addr()))
+        .send_bytes(b"")
+        .unwrap();
+    assert_eq!(start.status(), 202);
+    let location = start.header("location").unwrap().to_string();
+    let url = if location.starts_with("http") {
+        location
+    } else {
+        format!("http://{}{location}", reg.addr())
+    };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let put = agent
+        .put(&format!("{url}{sep}digest={digest}"))
+        .set("content-type", "application/octet-stream")
+        .send_bytes(bytes)
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    digest
+}
+
+#[test]
+fn pulls_spin_1_artifacts_with_the_locked_app_as_config_and_wkg_wasm_layers() {
+    let wasm = example("hello-rust/target/wasm32-wasip2/release/hello_rust.wasm");
+    require_built(&wasm);
+    let reg = Registry::start(None);
+    let env = Env::new();
+    let repo = "old/hello";
+    let wasm_bytes = std::fs::read(&wasm).unwrap();
+    let wasm_digest = upload_blob(&reg, repo, &wasm_bytes);
+    // Spin 1.x: the locked app is the manifest's config; `application/wasm` is wkg's type.
+    let locked = serde_json::json!({
+        "spin_lock_version": 0,
+        "metadata": {"name": "old-hello", "trigger": {"type": "http", "base": "/"}},
+        "triggers": [{"id": "t", "trigger_type": "http",
+            "trigger_config": {"route": "/hello/...", "component": "hello"}}],
+        "components": [{"id": "hello",
+            "source": {"content_type": "application/wasm", "digest": wasm_digest},
+            "files": [{"inline": "aGkh", "path": "hi.txt"}]}]
+    });
+    let locked_bytes = serde_json::to_vec(&locked).unwrap();
+    let config_digest = upload_blob(&reg, repo, &locked_bytes);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_TYPE,
+        "config": {"mediaType": LOCKED_TYPE, "digest": config_digest,
+            "size": locked_bytes.len()},
+        "layers": [{"mediaType": "application/wasm", "digest": wasm_digest,
+            "size": wasm_bytes.len()}]
+    });
+    let r = ureq::put(&format!("http://{}/v2/{repo}/manifests/v1", reg.addr()))
+        .set("content-type", MANIFEST_TYPE)
+        .send_bytes(&serde_json::to_vec(&manifest).unwrap())
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let reference = format!("{}/{repo}:v1", reg.addr());
+    let up = env.up_from(&reference);
+    let r = up.get("/hello");
+    assert_eq!(r.status, 200, "{}", up.output());
+    assert_eq!(r.text(), "Hello from Spindle! (Rust spin-sdk)\n");
+    assert_eq!(
+        std::fs::read(env.cached_blob(&wasm_digest)).unwrap(),
+        wasm_bytes
+    );
+}

@@ -300,9 +300,9 @@ impl Client {
                                 ))
                             }
                             DownloadError::Other(e) => e.context(format!(
-                                "{name} ({} {}) of {whole} is corrupt or incomplete; it was \
-                                 not stored in the cache (help: the registry holds bad \
-                                 content: push the app again)",
+                                "{name} ({} {}) of {whole} is corrupt or incomplete; nothing \
+                                 from this pull was stored in the cache (help: the registry \
+                                 holds bad content: push the app again)",
                                 desc.media_type, desc.digest
                             )),
                         })

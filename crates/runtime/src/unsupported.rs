@@ -109,7 +109,8 @@ mod tests {
         assert!(is_provided("fermyon:spin/key-value@2.0.0"));
         assert!(is_provided("spin:sqlite/sqlite@3.0.0"));
         // Not backed yet: stubbed.
-        assert!(!is_provided("spin:key-value/key-value@3.0.0"));
+        assert!(is_provided("spin:key-value/key-value@3.0.0"));
+        assert!(!is_provided("spin:mqtt/mqtt@3.0.0"));
         assert!(!is_provided("spin:postgres/postgres@4.0.0"));
         assert!(!is_provided("wasi:keyvalue/store@0.2.0-draft"));
     }

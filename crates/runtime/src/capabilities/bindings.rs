@@ -7,6 +7,7 @@ wasmtime::component::bindgen!({
     world: "spindle:host/capabilities",
     with: {
         "fermyon:spin/key-value.store": crate::capabilities::key_value::StoreHandle,
+        "spin:key-value/key-value.store": crate::capabilities::key_value::StoreHandle,
         "wasi:keyvalue/store.bucket": crate::capabilities::key_value::StoreHandle,
         "wasi:keyvalue/atomics.cas": crate::capabilities::key_value::Cas,
         "fermyon:spin/sqlite.connection": crate::capabilities::sqlite::Connection,

@@ -735,3 +735,113 @@ mod tests {
         assert!(state.open("default").is_ok());
     }
 }
+
+// ---- spin:key-value/key-value@3.0.0 (WASIp3, async) --------------------------------------------
+
+mod p3 {
+    use std::future::Future;
+
+    use wasmtime::component::{Accessor, FutureReader, HasSelf, Resource, StreamReader};
+
+    use super::super::bindings::fermyon::spin::key_value as spin_kv;
+    use super::super::bindings::spin::key_value::key_value as kv3;
+    use super::StoreHandle;
+    use crate::sandbox::InstanceState;
+
+    type Acc = Accessor<InstanceState, HasSelf<InstanceState>>;
+
+    fn convert(e: spin_kv::Error) -> kv3::Error {
+        match e {
+            spin_kv::Error::StoreTableFull => kv3::Error::StoreTableFull,
+            spin_kv::Error::NoSuchStore => kv3::Error::NoSuchStore,
+            spin_kv::Error::AccessDenied => kv3::Error::AccessDenied,
+            spin_kv::Error::Other(m) => kv3::Error::Other(m),
+        }
+    }
+
+    /// Runs the synchronous (v2) implementation against the instance state. The backends are
+    /// local SQLite files or a Redis connection; each call is short.
+    fn sync<R>(
+        accessor: &Acc,
+        f: impl FnOnce(&mut InstanceState) -> Result<R, spin_kv::Error>,
+    ) -> Result<R, kv3::Error> {
+        accessor.with(|mut access| f(access.get())).map_err(convert)
+    }
+
+    impl kv3::HostStoreWithStore<InstanceState> for HasSelf<InstanceState> {
+        fn open(
+            accessor: &Acc,
+            label: String,
+        ) -> impl Future<Output = Result<Resource<StoreHandle>, kv3::Error>> + Send {
+            let r = sync(accessor, |s| spin_kv::HostStore::open(s, label));
+            async move { r }
+        }
+
+        fn get(
+            accessor: &Acc,
+            store: Resource<StoreHandle>,
+            key: String,
+        ) -> impl Future<Output = Result<Option<Vec<u8>>, kv3::Error>> + Send {
+            let r = sync(accessor, |s| spin_kv::HostStore::get(s, store, key));
+            async move { r }
+        }
+
+        fn set(
+            accessor: &Acc,
+            store: Resource<StoreHandle>,
+            key: String,
+            value: Vec<u8>,
+        ) -> impl Future<Output = Result<(), kv3::Error>> + Send {
+            let r = sync(accessor, |s| spin_kv::HostStore::set(s, store, key, value));
+            async move { r }
+        }
+
+        fn delete(
+            accessor: &Acc,
+            store: Resource<StoreHandle>,
+            key: String,
+        ) -> impl Future<Output = Result<(), kv3::Error>> + Send {
+            let r = sync(accessor, |s| spin_kv::HostStore::delete(s, store, key));
+            async move { r }
+        }
+
+        fn exists(
+            accessor: &Acc,
+            store: Resource<StoreHandle>,
+            key: String,
+        ) -> impl Future<Output = Result<bool, kv3::Error>> + Send {
+            let r = sync(accessor, |s| spin_kv::HostStore::exists(s, store, key));
+            async move { r }
+        }
+
+        fn get_keys(
+            accessor: &Acc,
+            store: Resource<StoreHandle>,
+        ) -> impl Future<Output = (StreamReader<String>, FutureReader<Result<(), kv3::Error>>)> + Send
+        {
+            let result = accessor.with(|mut access| {
+                let keys = spin_kv::HostStore::get_keys(access.get(), store).map_err(convert);
+                let (keys, outcome) = match keys {
+                    Ok(keys) => (keys, Ok(())),
+                    Err(e) => (Vec::new(), Err(e)),
+                };
+                let stream = StreamReader::new(&mut access, keys)
+                    .expect("concurrency support is enabled in the engine");
+                let done =
+                    FutureReader::new(&mut access, async move { wasmtime::error::Ok(outcome) })
+                        .expect("concurrency support is enabled in the engine");
+                (stream, done)
+            });
+            async move { result }
+        }
+    }
+
+    impl kv3::HostStore for InstanceState {
+        fn drop(&mut self, store: Resource<StoreHandle>) -> wasmtime::Result<()> {
+            self.table.delete(store)?;
+            Ok(())
+        }
+    }
+
+    impl kv3::Host for InstanceState {}
+}

@@ -240,6 +240,8 @@ pub const LINKED_INTERFACES: &[&str] = &[
     "fermyon:spin/mysql@2.0.0",
     "fermyon:spin/rdbms-types@2.0.0",
     "spin:sqlite/sqlite@3.0.0",
+    "spin:variables/variables@3.0.0",
+    "spin:key-value/key-value@3.0.0",
     "wasi:keyvalue/store@0.2.0-draft2",
     "wasi:keyvalue/atomics@0.2.0-draft2",
     "wasi:keyvalue/batch@0.2.0-draft2",

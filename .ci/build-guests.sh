@@ -133,6 +133,7 @@ RUST_GUESTS=(
   "examples/multi:multi_static:target/wasm32-wasip2/release/multi_static.wasm"
   "examples/multi:multi_probe:target/wasm32-wasip2/release/multi_probe.wasm"
   "examples/capabilities:capabilities:target/wasm32-wasip2/release/capabilities.wasm"
+  "tests/guests/core-hello:core_hello:target/wasm32-unknown-unknown/release/core_hello.wasm:wasm32-unknown-unknown"
   "examples/outbound:outbound_fetch:target/wasm32-wasip2/release/outbound_fetch.wasm"
   "examples/outbound:outbound_private:target/wasm32-wasip2/release/outbound_private.wasm"
   "examples/outbound:outbound_wagi:target/wasm32-wasip2/release/outbound_wagi.wasm"
@@ -166,7 +167,7 @@ if want rust; then
       case " $done_ws " in *" $ws@$target "*) continue ;; esac
       done_ws="$done_ws $ws@$target"
       only=()
-      [ "$target" = wasm32-wasip2 ] || only=(--bins)
+      [ "$target" = wasm32-wasip1 ] && only=(--bins)
       t0=$(date +%s)
       echo "--- cargo build $ws ($target)"
       $NICE "$CARGO" build --release --locked -Zbuild-std=std,panic_abort --target "$target" \

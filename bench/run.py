@@ -590,7 +590,7 @@ def verdict(target, spindle, ratio) -> str:
         return ""
     op, value, absolute = target
     actual = spindle if absolute else ratio
-    want = f"{op} {value:g}{' ms' if absolute else '×'}"
+    want = f"{'≥' if op == '>=' else '≤'} {value:g}{' ms' if absolute else '×'}"
     if actual is None:
         return f"{want}: n/a"
     ok = actual >= value if op == ">=" else actual <= value
@@ -788,6 +788,26 @@ def fmt_ns(ns: float) -> str:
 # ------------------------------------------------------------------------------------------------
 # Main
 # ------------------------------------------------------------------------------------------------
+def estimate_minutes(a) -> float:
+    """Rough wall-clock estimate on the 2-core dev machine (measured per-step costs)."""
+    per_round = 0.0
+    if "guests" in a.sections:
+        for g in a.guests:
+            n = 1 if GUESTS[g].get("spindle_only") else 2
+            cold = 12.0 if GUESTS[g]["class"] == "script" else 0.5
+            per_round += n * (a.warmup + len(a.concurrency) * (a.duration + 0.2) + 1.5 + cold)
+    if "concurrency" in a.sections:
+        per_round += 2 * (a.warmup + len(a.sweep) * (a.duration + 0.2) + 1.5)
+    if "body" in a.sections:
+        per_round += 2 * (len(a.sizes) * (a.duration + 0.5) + 1.0)
+    if "components" in a.sections:
+        per_round += sum(1.5 + n * 0.05 for n in a.components) + 1.0
+    total = per_round * a.rounds
+    if "micro" in a.sections:
+        total += 240.0
+    return total / 60
+
+
 def csv_ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
@@ -852,6 +872,7 @@ def main() -> None:
                                           "sweep", "sizes", "body_conns", "components", "guests",
                                           "sections")}
     config["command"] = command.strip()
+    log(f"estimated duration: ~{estimate_minutes(a):.0f} min (plus builds)")
     bench = Bench(a)
     t0 = time.time()
     try:

@@ -378,3 +378,17 @@ fn compiled_code_cache_is_written_then_reused() {
     }
     assert_eq!(entries(), first, "the cache entry was rewritten");
 }
+
+#[test]
+fn core_module_with_component_metadata_is_componentized_on_load() {
+    let dir = repo_root().join("tests/guests/core-hello");
+    let wasm = dir.join("target/wasm32-unknown-unknown/release/core_hello.wasm");
+    require_built(&wasm);
+    // It really is a core module (version 1), not a component.
+    let bytes = std::fs::read(&wasm).unwrap();
+    assert_eq!(&bytes[..8], b"\0asm\x01\0\0\0");
+    let s = Spindle::start(&dir.join("spin.toml"), &[]);
+    let r = s.get("/core?x=1");
+    assert_eq!(r.status, 200, "{}", s.stderr());
+    assert_eq!(r.text(), "Hello from a core module! path=/core?x=1\n");
+}

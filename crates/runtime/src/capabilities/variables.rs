@@ -239,6 +239,29 @@ impl wasi_config::Host for InstanceState {
     }
 }
 
+// ---- spin:variables/variables@3.0.0 (WASIp3, async) --------------------------------------------
+
+use super::bindings::spin::variables::variables as spin_vars3;
+
+impl spin_vars3::HostWithStore<InstanceState> for wasmtime::component::HasSelf<InstanceState> {
+    fn get(
+        accessor: &wasmtime::component::Accessor<InstanceState, Self>,
+        name: String,
+    ) -> impl std::future::Future<Output = Result<String, spin_vars3::Error>> + Send {
+        let result = accessor.with(|mut access| {
+            spin_vars::Host::get(access.get(), name).map_err(|e| match e {
+                spin_vars::Error::InvalidName(m) => spin_vars3::Error::InvalidName(m),
+                spin_vars::Error::Undefined(m) => spin_vars3::Error::Undefined(m),
+                spin_vars::Error::Provider(m) => spin_vars3::Error::Provider(m),
+                spin_vars::Error::Other(m) => spin_vars3::Error::Other(m),
+            })
+        });
+        async move { result }
+    }
+}
+
+impl spin_vars3::Host for InstanceState {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,26 +315,3 @@ mod tests {
         assert!(!valid_name(""));
     }
 }
-
-// ---- spin:variables/variables@3.0.0 (WASIp3, async) --------------------------------------------
-
-use super::bindings::spin::variables::variables as spin_vars3;
-
-impl spin_vars3::HostWithStore<InstanceState> for wasmtime::component::HasSelf<InstanceState> {
-    fn get(
-        accessor: &wasmtime::component::Accessor<InstanceState, Self>,
-        name: String,
-    ) -> impl std::future::Future<Output = Result<String, spin_vars3::Error>> + Send {
-        let result = accessor.with(|mut access| {
-            spin_vars::Host::get(access.get(), name).map_err(|e| match e {
-                spin_vars::Error::InvalidName(m) => spin_vars3::Error::InvalidName(m),
-                spin_vars::Error::Undefined(m) => spin_vars3::Error::Undefined(m),
-                spin_vars::Error::Provider(m) => spin_vars3::Error::Provider(m),
-                spin_vars::Error::Other(m) => spin_vars3::Error::Other(m),
-            })
-        });
-        async move { result }
-    }
-}
-
-impl spin_vars3::Host for InstanceState {}

@@ -133,6 +133,7 @@ RUST_GUESTS=(
   "examples/multi:multi_static:target/wasm32-wasip2/release/multi_static.wasm"
   "examples/multi:multi_probe:target/wasm32-wasip2/release/multi_probe.wasm"
   "examples/capabilities:capabilities:target/wasm32-wasip2/release/capabilities.wasm"
+  "examples/capabilities-p3:capabilities_p3:target/wasm32-wasip2/release/capabilities_p3.wasm"
   "tests/guests/core-hello:core_hello:target/wasm32-unknown-unknown/release/core_hello.wasm:wasm32-unknown-unknown"
   "examples/outbound:outbound_fetch:target/wasm32-wasip2/release/outbound_fetch.wasm"
   "examples/outbound:outbound_private:target/wasm32-wasip2/release/outbound_private.wasm"

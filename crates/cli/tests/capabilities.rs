@@ -377,3 +377,37 @@ fn python_spin_sdk_5_wasip3_key_value_and_variables() {
     let r = s.get("/var/nope");
     assert!(r.text().contains("Undefined"), "{}", r.text());
 }
+
+#[test]
+fn rust_spin_sdk_7_wasip3_key_value_sqlite_and_variables() {
+    let wasm = example("capabilities-p3/target/wasm32-wasip2/release/capabilities_p3.wasm");
+    require_built(&wasm);
+    let state = tempfile::tempdir().unwrap();
+    let s = Spindle::start(
+        &example("capabilities-p3/spin.toml"),
+        &[
+            "--state-dir",
+            state.path().to_str().unwrap(),
+            "--sqlite",
+            "CREATE TABLE t (a INTEGER, b TEXT); INSERT INTO t VALUES (1, 'one'), (2, 'two')",
+        ],
+    );
+    let r = put(&s, "/kv/b", "2");
+    assert_eq!(r.status, 200, "{} {}", r.text(), s.stderr());
+    put(&s, "/kv/a", "1");
+    assert_eq!(s.get("/kv/b").text(), "2");
+    assert_eq!(s.get("/kv/zzz").status, 404);
+    assert_eq!(s.get("/kv-keys").text(), "a\nb");
+    let r = request(
+        s.port,
+        "POST",
+        "/sql",
+        &[],
+        b"SELECT a, b FROM t ORDER BY a",
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{} {}", r.text(), s.stderr());
+    assert_eq!(r.text(), "a|b\n1|one\n2|two");
+    assert_eq!(s.get("/var/flavour").text(), "spin-sdk 7 (p3)");
+    assert!(s.get("/var/nope").text().contains("Undefined"));
+}

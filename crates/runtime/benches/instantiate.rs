@@ -28,8 +28,8 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The app at `examples/<name>/spin.toml`, if its guest has been built.
-fn load_app(engine: &SpindleEngine, name: &str) -> Option<App> {
+/// The app at `examples/<name>/spin.toml` (if its guest has been built) and its state directory.
+fn load_app(engine: &SpindleEngine, name: &str) -> Option<(App, tempfile::TempDir)> {
     let manifest = repo_root().join("examples").join(name).join("spin.toml");
     let loaded = spindle_manifest::load(&manifest).ok()?;
     let source = loaded
@@ -45,11 +45,15 @@ fn load_app(engine: &SpindleEngine, name: &str) -> Option<App> {
         );
         return None;
     }
-    let options = RuntimeOptions {
+    let mut options = RuntimeOptions {
         cache: CompileCache::disabled(),
         ..RuntimeOptions::default()
     };
-    Some(App::load(engine, loaded.locked, &options).expect("loading the app"))
+    // Default key-value / SQLite files go to a scratch directory, not the crate directory.
+    let state = tempfile::tempdir().expect("creating a state directory");
+    options.capabilities.state_dir = state.path().to_path_buf();
+    let app = App::load(engine, loaded.locked, &options).expect("loading the app");
+    Some((app, state))
 }
 
 fn request() -> http::Request<wasmtime_wasi_http::WasiBody> {
@@ -76,7 +80,7 @@ fn bench_handle(c: &mut Criterion) {
         ("hello-rust-p2", "hello-rust"),
         ("hello-rust-p3", "hello-rust-p3"),
     ] {
-        let Some(app) = load_app(&engine, example) else {
+        let Some((app, _state)) = load_app(&engine, example) else {
             continue;
         };
         let handler = app.handler("hello").expect("component `hello`").clone();

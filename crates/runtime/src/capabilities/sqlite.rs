@@ -426,3 +426,70 @@ mod tests {
         assert!(dir.path().join("sqlite_db.db").exists());
     }
 }
+
+// ---- spin:sqlite/sqlite@3.1.0: the async variants (WASIp3) ------------------------------------
+
+mod p3 {
+    use std::future::Future;
+
+    use wasmtime::component::{Accessor, FutureReader, HasSelf, Resource, StreamReader};
+
+    use super::v3;
+    use super::Connection;
+    use crate::sandbox::InstanceState;
+
+    type Acc = Accessor<InstanceState, HasSelf<InstanceState>>;
+
+    impl v3::HostConnectionWithStore<InstanceState> for HasSelf<InstanceState> {
+        fn open_async(
+            accessor: &Acc,
+            database: String,
+        ) -> impl Future<Output = Result<Resource<Connection>, v3::Error>> + Send {
+            let r = accessor.with(|mut a| v3::HostConnection::open(a.get(), database));
+            async move { r }
+        }
+
+        #[allow(clippy::type_complexity)]
+        fn execute_async(
+            accessor: &Acc,
+            c: Resource<Connection>,
+            statement: String,
+            parameters: Vec<v3::Value>,
+        ) -> impl Future<
+            Output = Result<
+                (
+                    Vec<String>,
+                    StreamReader<v3::RowResult>,
+                    FutureReader<Result<(), v3::Error>>,
+                ),
+                v3::Error,
+            >,
+        > + Send {
+            let r = accessor.with(|mut a| {
+                let result = v3::HostConnection::execute(a.get(), c, statement, parameters)?;
+                let rows = StreamReader::new(&mut a, result.rows)
+                    .map_err(|e| v3::Error::Io(e.to_string()))?;
+                let done = FutureReader::new(&mut a, async { wasmtime::error::Ok(Ok(())) })
+                    .map_err(|e| v3::Error::Io(e.to_string()))?;
+                Ok((result.columns, rows, done))
+            });
+            async move { r }
+        }
+
+        fn last_insert_rowid_async(
+            accessor: &Acc,
+            c: Resource<Connection>,
+        ) -> impl Future<Output = i64> + Send {
+            let r = accessor.with(|mut a| v3::HostConnection::last_insert_rowid(a.get(), c));
+            async move { r }
+        }
+
+        fn changes_async(
+            accessor: &Acc,
+            c: Resource<Connection>,
+        ) -> impl Future<Output = u64> + Send {
+            let r = accessor.with(|mut a| v3::HostConnection::changes(a.get(), c));
+            async move { r }
+        }
+    }
+}

@@ -597,7 +597,7 @@ def verdict(target, spindle, ratio) -> str:
     if ok:
         return f"{want}: **met**"
     miss = (1 - actual / value) * 100 if op == ">=" else (actual / value - 1) * 100
-    return f"{want}: missed by {miss:.0f}%"
+    return f"{want}: missed by {miss:.0f}%" if miss >= 1 else f"{want}: missed by {miss:.1f}%"
 
 
 def fmt(v, digits=1, scale=1.0):

@@ -411,3 +411,31 @@ fn rust_spin_sdk_7_wasip3_key_value_sqlite_and_variables() {
     assert_eq!(s.get("/var/flavour").text(), "spin-sdk 7 (p3)");
     assert!(s.get("/var/nope").text().contains("Undefined"));
 }
+
+#[test]
+fn unsupported_interfaces_return_their_own_error_values() {
+    // spin:mqtt@3.0.0, spin:redis@3.0.0 and spin:postgres@4.x are not backed: the guest gets the
+    // interface's error value saying so, never a trap, and the server keeps serving.
+    let wasm = example("capabilities-p3/target/wasm32-wasip2/release/capabilities_p3.wasm");
+    require_built(&wasm);
+    let state = tempfile::tempdir().unwrap();
+    let s = Spindle::start(
+        &example("capabilities-p3/spin.toml"),
+        &["--state-dir", state.path().to_str().unwrap()],
+    );
+    for (what, interface) in [
+        ("mqtt", "spin:mqtt/mqtt@3.0.0"),
+        ("redis", "spin:redis/redis@3.0.0"),
+        ("pg", "spin:postgres/postgres@4"),
+    ] {
+        let r = s.get(&format!("/unsupported/{what}"));
+        assert_eq!(r.status, 502, "{what}: {} {}", r.text(), s.stderr());
+        assert!(
+            r.text().contains("not supported by this host"),
+            "{what}: {}",
+            r.text()
+        );
+        assert!(r.text().contains(interface), "{what}: {}", r.text());
+    }
+    assert_eq!(s.get("/kv/none").status, 404);
+}

@@ -2,11 +2,14 @@
 //!
 //! Spin SDK apps import the whole Spin platform whether or not they use it (the Python SDK
 //! imports every `fermyon:spin/*` and `spin:*` interface). So that such apps load, every import
-//! outside the WASI and wasi:http versions Spindle provides is linked to functions that fail the
-//! call with an error naming the interface; the request then gets a 500.
+//! outside the interfaces Spindle provides is linked to functions built from the import's own
+//! type: a function that returns `result<_, E>` returns `E`'s "other"-like case (or a string
+//! case) with a message saying the host does not support it, so the guest gets an error value it
+//! can handle. Only functions with no error channel (resource constructors, plain getters on
+//! resources that can never be created) fail the call, and the request gets a 500.
 
-use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, Linker, ResourceType};
+use wasmtime::component::types::{ComponentFunc, ComponentItem, Type};
+use wasmtime::component::{Component, Linker, ResourceType, Val};
 use wasmtime::Engine;
 
 use crate::sandbox::InstanceState;
@@ -59,14 +62,14 @@ pub fn link_unsupported(
             let qualified = format!("{name}#{export}");
             match item.ty {
                 ComponentItem::ComponentFunc(func) if func.async_() => {
-                    linker_instance.func_new_concurrent(export, move |_, _, _, _| {
-                        let message = unsupported_message(&qualified);
-                        Box::pin(async move { Err(wasmtime::format_err!("{message}")) })
+                    linker_instance.func_new_concurrent(export, move |_, ty, _, results| {
+                        let outcome = unsupported_result(&qualified, &ty, results);
+                        Box::pin(async move { outcome })
                     })?;
                 }
                 ComponentItem::ComponentFunc(_) => {
-                    linker_instance.func_new(export, move |_, _, _, _| {
-                        Err(wasmtime::format_err!("{}", unsupported_message(&qualified)))
+                    linker_instance.func_new(export, move |_, ty, _, results| {
+                        unsupported_result(&qualified, &ty, results)
                     })?;
                 }
                 ComponentItem::Resource(guest) => {
@@ -89,7 +92,79 @@ pub fn link_unsupported(
 }
 
 fn unsupported_message(function: &str) -> String {
-    format!("the guest called {function}, which this version of Spindle does not support")
+    format!("{function} is not supported by this host (Spindle)")
+}
+
+/// Fills `results` with the function's own error value, or fails the call when its type has no
+/// way to express an error.
+fn unsupported_result(
+    function: &str,
+    ty: &ComponentFunc,
+    results: &mut [Val],
+) -> wasmtime::Result<()> {
+    let message = unsupported_message(function);
+    let mut types = ty.results();
+    if let (Some(Type::Result(result)), None, [slot]) = (types.next(), types.next(), results) {
+        let err = match result.err() {
+            None => None,
+            Some(err) => match error_payload(&err, &message) {
+                Some(v) => Some(Box::new(v)),
+                None => return Err(wasmtime::format_err!("{message}")),
+            },
+        };
+        *slot = Val::Result(Err(err));
+        return Ok(());
+    }
+    Err(wasmtime::format_err!("{message}"))
+}
+
+/// An error value of type `ty` carrying `message` where the type allows.
+fn error_payload(ty: &Type, message: &str) -> Option<Val> {
+    const PREFERRED: &[&str] = &[
+        "other",
+        "unsupported",
+        "connection-failed",
+        "runtime-error",
+        "io",
+        "provider",
+        "unexpected",
+    ];
+    match ty {
+        Type::String => Some(Val::String(message.to_string())),
+        Type::Variant(variant) => {
+            let cases: Vec<_> = variant.cases().collect();
+            let with_text = |name: &str| {
+                cases
+                    .iter()
+                    .find(|c| c.name == name && matches!(c.ty, Some(Type::String)))
+            };
+            let case = PREFERRED
+                .iter()
+                .find_map(|n| with_text(n))
+                .or_else(|| cases.iter().find(|c| matches!(c.ty, Some(Type::String))));
+            if let Some(case) = case {
+                return Some(Val::Variant(
+                    case.name.to_string(),
+                    Some(Box::new(Val::String(message.to_string()))),
+                ));
+            }
+            let unit = PREFERRED
+                .iter()
+                .find_map(|n| cases.iter().find(|c| c.name == *n && c.ty.is_none()))
+                .or_else(|| cases.iter().find(|c| c.ty.is_none()))?;
+            Some(Val::Variant(unit.name.to_string(), None))
+        }
+        Type::Enum(e) => {
+            let names: Vec<&str> = e.names().collect();
+            let name = PREFERRED
+                .iter()
+                .find(|n| names.contains(n))
+                .copied()
+                .or_else(|| names.first().copied())?;
+            Some(Val::Enum(name.to_string()))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //!   GET  /kv-keys      keys, one per line
 //!   POST /sql          runs the body as SQL; rows as `a|b|c` lines
 //!   GET  /var/<name>   a variable
+//!   GET  /unsupported/<mqtt|redis|pg>   opens a connection through an interface Spindle does not
+//!                      back; answers with the error value the guest received
 
 use http_body_util::BodyExt;
 use spin_sdk::http::{FullBody, IntoResponse, Method, Request, StatusCode};
@@ -94,6 +96,24 @@ async fn handle(req: Request) -> impl IntoResponse {
             Ok(v) => reply(StatusCode::OK, v),
             Err(e) => reply(StatusCode::NOT_FOUND, format!("{e:?}")),
         },
+        (Method::GET, ["unsupported", "mqtt"]) => {
+            match spin_sdk::mqtt::Connection::open("mqtt://127.0.0.1:1883", "u", "p", 30).await {
+                Ok(_) => reply(StatusCode::OK, "connected?!"),
+                Err(e) => reply(StatusCode::BAD_GATEWAY, format!("{e:?}")),
+            }
+        }
+        (Method::GET, ["unsupported", "redis"]) => {
+            match spin_sdk::redis::Connection::open("redis://127.0.0.1:6379").await {
+                Ok(_) => reply(StatusCode::OK, "connected?!"),
+                Err(e) => reply(StatusCode::BAD_GATEWAY, format!("{e:?}")),
+            }
+        }
+        (Method::GET, ["unsupported", "pg"]) => {
+            match spin_sdk::pg::Connection::open("host=127.0.0.1 user=x dbname=y").await {
+                Ok(_) => reply(StatusCode::OK, "connected?!"),
+                Err(e) => reply(StatusCode::BAD_GATEWAY, format!("{e:?}")),
+            }
+        }
         _ => reply(StatusCode::NOT_FOUND, "no such route"),
     }
 }

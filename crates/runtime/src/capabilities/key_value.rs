@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{bail, Context as _};
 use wasmtime::component::Resource;
@@ -60,8 +60,7 @@ impl SqliteKv {
             .with_context(|| format!("opening key-value database {}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             CREATE TABLE IF NOT EXISTS spin_key_value (
+            "CREATE TABLE IF NOT EXISTS spin_key_value (
                store TEXT NOT NULL,
                key   TEXT NOT NULL,
                value BLOB NOT NULL,
@@ -283,42 +282,91 @@ impl KvBackend for RedisKv {
     }
 }
 
+/// Where one store lives; opened on first use, so apps that never touch key-value create no
+/// database file and several servers can start side by side.
+enum StoreSpec {
+    Sqlite(PathBuf),
+    Redis(String),
+}
+
+struct LazyStore {
+    spec: StoreSpec,
+    opened: OnceLock<Result<Arc<dyn KvBackend>, String>>,
+}
+
+impl LazyStore {
+    fn get(&self, label: &str) -> Result<Arc<dyn KvBackend>, String> {
+        self.opened
+            .get_or_init(|| {
+                let backend: anyhow::Result<Arc<dyn KvBackend>> = match &self.spec {
+                    StoreSpec::Sqlite(path) => {
+                        SqliteKv::open(path, label).map(|s| Arc::new(s) as Arc<dyn KvBackend>)
+                    }
+                    StoreSpec::Redis(url) => {
+                        RedisKv::new(url).map(|s| Arc::new(s) as Arc<dyn KvBackend>)
+                    }
+                };
+                backend.map_err(|e| {
+                    tracing::error!("key-value store `{label}` is unavailable: {e:#}");
+                    format!("store `{label}` is unavailable: {e:#}")
+                })
+            })
+            .clone()
+    }
+}
+
 /// The key-value stores of one app, by label.
 #[derive(Default)]
 pub struct KeyValue {
-    stores: BTreeMap<String, Arc<dyn KvBackend>>,
+    stores: BTreeMap<String, LazyStore>,
 }
 
 impl KeyValue {
-    /// Builds the stores: `default` in `state_dir` unless configured, plus every configured
-    /// label. Paths in the runtime config are relative to `config_dir`.
+    /// Declares the stores: `default` in `state_dir` unless configured, plus every configured
+    /// label. Paths in the runtime config are relative to `config_dir`. Redis URLs are checked
+    /// here; files are opened on first use.
     pub fn new(
         configured: &BTreeMap<String, StoreConfig>,
         state_dir: &Path,
         config_dir: &Path,
     ) -> anyhow::Result<Self> {
-        let mut stores: BTreeMap<String, Arc<dyn KvBackend>> = BTreeMap::new();
+        let mut stores = BTreeMap::new();
         let default_path = state_dir.join("sqlite_key_value.db");
         if !configured.contains_key("default") {
             stores.insert(
-                "default".into(),
-                Arc::new(SqliteKv::open(&default_path, "default")?),
+                "default".to_string(),
+                StoreSpec::Sqlite(default_path.clone()),
             );
         }
         for (label, config) in configured {
-            let backend: Arc<dyn KvBackend> = match config {
-                StoreConfig::Spin { path } => {
-                    let path = match path {
-                        Some(p) => resolve(config_dir, p),
-                        None => default_path.clone(),
-                    };
-                    Arc::new(SqliteKv::open(&path, label)?)
+            let spec = match config {
+                StoreConfig::Spin { path } => StoreSpec::Sqlite(match path {
+                    Some(p) => resolve(config_dir, p),
+                    None => default_path.clone(),
+                }),
+                StoreConfig::Redis { url } => {
+                    redis::Client::open(url.as_str()).with_context(|| {
+                        format!("invalid Redis URL `{url}` for key-value store `{label}`")
+                    })?;
+                    StoreSpec::Redis(url.clone())
                 }
-                StoreConfig::Redis { url } => Arc::new(RedisKv::new(url)?),
             };
-            stores.insert(label.clone(), backend);
+            stores.insert(label.clone(), spec);
         }
-        Ok(Self { stores })
+        Ok(Self {
+            stores: stores
+                .into_iter()
+                .map(|(label, spec)| {
+                    (
+                        label,
+                        LazyStore {
+                            spec,
+                            opened: OnceLock::new(),
+                        },
+                    )
+                })
+                .collect(),
+        })
     }
 
     /// Checks the component's `key_value_stores` against the configured labels.
@@ -335,16 +383,18 @@ impl KeyValue {
         Ok(KvGrant(Arc::new(labels.iter().cloned().collect())))
     }
 
-    /// The store for `label`, when it exists.
-    pub fn store(&self, label: &str) -> Option<Arc<dyn KvBackend>> {
-        self.stores.get(label).cloned()
+    /// The store for `label`: `None` when no such label exists, `Some(Err)` when it exists but
+    /// could not be opened.
+    pub fn store(&self, label: &str) -> Option<Result<Arc<dyn KvBackend>, String>> {
+        self.stores.get(label).map(|s| s.get(label))
     }
 
     /// Sets `key` in the `default` store (`spindle up --key-value k=v`).
     pub fn preset(&self, key: &str, value: &str) -> anyhow::Result<()> {
         let store = self
             .store("default")
-            .context("there is no `default` key-value store")?;
+            .context("there is no `default` key-value store")?
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         store
             .set(key, value.as_bytes())
             .map_err(|e| anyhow::anyhow!("setting `{key}` in the default store: {e}"))
@@ -380,10 +430,11 @@ impl KvState {
             return Err(OpenError::AccessDenied);
         }
         match self.app.store(label) {
-            Some(backend) => Ok(StoreHandle {
+            Some(Ok(backend)) => Ok(StoreHandle {
                 backend,
                 label: label.to_string(),
             }),
+            Some(Err(message)) => Err(OpenError::Unavailable(message)),
             None => Err(OpenError::NoSuchStore),
         }
     }
@@ -392,6 +443,7 @@ impl KvState {
 enum OpenError {
     AccessDenied,
     NoSuchStore,
+    Unavailable(String),
 }
 
 /// An open store (a `store` / `bucket` resource).
@@ -424,6 +476,7 @@ impl spin_kv::HostStore for InstanceState {
         let store = self.caps.key_value.open(&label).map_err(|e| match e {
             OpenError::AccessDenied => spin_kv::Error::AccessDenied,
             OpenError::NoSuchStore => spin_kv::Error::NoSuchStore,
+            OpenError::Unavailable(m) => spin_kv::Error::Other(m),
         })?;
         self.table
             .push(store)
@@ -491,6 +544,7 @@ impl wasi_kv::Host for InstanceState {
         let store = self.caps.key_value.open(&identifier).map_err(|e| match e {
             OpenError::AccessDenied => wasi_kv::Error::AccessDenied,
             OpenError::NoSuchStore => wasi_kv::Error::NoSuchStore,
+            OpenError::Unavailable(m) => wasi_kv::Error::Other(m),
         })?;
         self.table
             .push(store)

@@ -255,7 +255,7 @@ pub fn read_content(content: &ContentRef, what: &str) -> anyhow::Result<Vec<u8>>
     }
     match &content.source {
         Some(source) => {
-            let path = file_url_path(source)?;
+            let path = local_source(content, source)?;
             std::fs::read(&path).with_context(|| {
                 format!(
                     "cannot read {what} {}: file not found (help: build the component first, \
@@ -274,9 +274,11 @@ pub fn read_content(content: &ContentRef, what: &str) -> anyhow::Result<Vec<u8>>
     }
 }
 
-fn file_url_path(source: &str) -> anyhow::Result<PathBuf> {
-    if let Some(path) = source.strip_prefix("file://") {
-        return Ok(PathBuf::from(path));
+/// The local path of `content`'s `source`: a `file://` URL (percent-decoded by
+/// [`ContentRef::local_path`], as the manifest crate encodes it) or a plain path.
+fn local_source(content: &ContentRef, source: &str) -> anyhow::Result<PathBuf> {
+    if let Some(path) = content.local_path() {
+        return Ok(path);
     }
     if source.starts_with("http://") || source.starts_with("https://") {
         bail!(
@@ -388,7 +390,7 @@ fn stage_files(component: &LockedComponent, root: &Path) -> anyhow::Result<Optio
             continue;
         }
         let source = match &file.content.source {
-            Some(source) => file_url_path(source)?,
+            Some(source) => local_source(&file.content, source)?,
             None => bail!(
                 "file {} has no local source (content by digest needs a registry pull)",
                 file.path.display()
@@ -405,4 +407,20 @@ fn stage_files(component: &LockedComponent, root: &Path) -> anyhow::Result<Optio
         }
     }
     Ok(Some(root.to_path_buf()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_file_sources_whose_paths_need_percent_encoding() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a dir with spaces").join("ünï.wasm");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"bytes").unwrap();
+        let content = ContentRef::file(&path).unwrap();
+        assert!(content.source.as_deref().unwrap().contains("%20"));
+        assert_eq!(read_content(&content, "source").unwrap(), b"bytes");
+    }
 }

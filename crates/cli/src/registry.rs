@@ -138,8 +138,9 @@ fn push(args: PushArgs) -> anyhow::Result<()> {
         force_archive: std::env::var_os(spindle_oci::ARCHIVE_LAYERS_ENV).is_some(),
         created: None,
     };
-    let artifact = spindle_oci::assemble(&loaded.locked, &options)?;
     let client = args.options.client()?;
+    let locked = fetch_remote_sources(loaded.locked, args.options.cache_dir.clone())?;
+    let artifact = spindle_oci::assemble(&locked, &options)?;
     println!("Pushing app to the registry...");
     let pushed = runtime()?.block_on(client.push(&artifact, &args.reference))?;
     println!(
@@ -212,6 +213,30 @@ pub fn remote_reference(from: Option<&Path>) -> Option<String> {
     }
     let s = from.to_str()?;
     spindle_oci::looks_like_reference(s).then(|| s.to_string())
+}
+
+/// Downloads `source = { url, digest }` components into the cache (once, verified) and points
+/// the locked app at the cached files. Apps without URL sources are returned unchanged.
+pub fn fetch_remote_sources(
+    locked: LockedApp,
+    cache_dir: Option<PathBuf>,
+) -> anyhow::Result<LockedApp> {
+    let has_url =
+        |s: Option<&str>| s.is_some_and(|s| s.starts_with("http://") || s.starts_with("https://"));
+    let needed = locked.components.iter().any(|c| {
+        has_url(c.source.content.source.as_deref())
+            || c.dependencies.values().any(|d| {
+                has_url(
+                    d.pointer("/source/source")
+                        .and_then(serde_json::Value::as_str),
+                )
+            })
+    });
+    if !needed {
+        return Ok(locked);
+    }
+    let cache = spindle_oci::Cache::new(cache_dir)?;
+    runtime()?.block_on(spindle_oci::fetch_url_sources(locked, &cache))
 }
 
 /// Pulls `reference` for `spindle up`: returns the locked app with every digest reference

@@ -232,7 +232,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    run_locked(args, loaded.locked, app_dir)
+    let locked = crate::registry::fetch_remote_sources(loaded.locked, args.cache_dir.clone())?;
+    run_locked(args, locked, app_dir)
 }
 
 /// Runs a locked app, from a local manifest or pulled from a registry; `app_dir` is where

@@ -392,3 +392,104 @@ fn core_module_with_component_metadata_is_componentized_on_load() {
     assert_eq!(r.status, 200, "{}", s.stderr());
     assert_eq!(r.text(), "Hello from a core module! path=/core?x=1\n");
 }
+
+/// Serves `body` over HTTP on 127.0.0.1 for up to `requests` connections; returns the URL and
+/// a counter of requests served.
+fn serve_file(
+    body: Vec<u8>,
+    requests: usize,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hello.wasm", listener.local_addr().unwrap());
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        for _ in 0..requests {
+            let Ok((mut s, _)) = listener.accept() else {
+                return;
+            };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (url, served)
+}
+
+fn url_app(dir: &std::path::Path, url: &str, digest: &str) -> std::path::PathBuf {
+    let manifest = dir.join("spin.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "spin_manifest_version = 2\n[application]\nname = \"remote\"\n\n[[trigger.http]]\nroute = \"/hello/...\"\ncomponent = \"hello\"\n\n[component.hello]\nsource = {{ url = \"{url}\", digest = \"{digest}\" }}\n"
+        ),
+    )
+    .unwrap();
+    manifest
+}
+
+#[test]
+fn url_source_is_downloaded_verified_and_cached() {
+    use sha2::Digest as _;
+    let wasm = example("hello-rust/target/wasm32-wasip2/release/hello_rust.wasm");
+    require_built(&wasm);
+    let bytes = std::fs::read(&wasm).unwrap();
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
+    let (url, served) = serve_file(bytes, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let manifest = url_app(dir.path(), &url, &digest);
+    let cache_arg = ["--cache-dir", cache.to_str().unwrap()];
+    {
+        let s = Spindle::start(&manifest, &cache_arg);
+        let r = s.get("/hello");
+        assert_eq!(r.status, 200, "{}", s.stderr());
+        assert_eq!(r.text(), "Hello from Spindle! (Rust spin-sdk)\n");
+    }
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    assert!(cache.join("registry/blobs/sha256").join(hex).is_file());
+    // A second start uses the cached, verified copy: no download.
+    {
+        let s = Spindle::start(&manifest, &cache_arg);
+        assert_eq!(s.get("/hello").status, 200);
+    }
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[test]
+fn url_source_with_wrong_digest_is_refused() {
+    let (url, _) = serve_file(b"\0asm\x01\0\0\0".to_vec(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let manifest = url_app(dir.path(), &url, &wrong);
+    let (code, _, err) = run_spindle(
+        &[
+            "up",
+            "-f",
+            manifest.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("component `hello`"), "{err}");
+    assert!(err.contains(&url), "{err}");
+    assert!(err.contains("digest mismatch"), "{err}");
+    assert!(err.contains("nothing was cached"), "{err}");
+    assert!(!cache
+        .join("registry/blobs/sha256")
+        .join("0".repeat(64))
+        .exists());
+}

@@ -16,6 +16,8 @@
 //!   blob already in the cache is never downloaded again.
 //! * [`resolve_to_cache`] rewrites a pulled locked app's digest references into `file://`
 //!   paths of cached blobs, which is the form the Spindle runtime loads.
+//! * [`fetch_url_sources`] downloads `source = { url, digest }` components into the same
+//!   cache (verified, once) and points the locked app at them.
 //!
 //! This crate does not depend on the runtime (no wasmtime): it only moves bytes.
 
@@ -26,12 +28,14 @@ pub mod auth;
 mod cache;
 mod client;
 mod errors;
+mod remote;
 
 pub use assemble::{assemble, Artifact, AssembleOptions, Layer};
 pub use cache::{BlobWriter, Cache, VerifiedBlob};
 pub use client::{resolve_to_cache, Client, ClientOptions, Pulled, Pushed};
 pub use oci_client::manifest::OciImageManifest;
 pub use oci_client::Reference;
+pub use remote::fetch_url_sources;
 
 /// Media type of the layer holding the locked app JSON (Spin 2+; Spin 1 put it in the config).
 pub const SPIN_APPLICATION_MEDIA_TYPE: &str = "application/vnd.fermyon.spin.application.v1+config";

@@ -18,7 +18,7 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --release -- -D warnings
 
-step "services (docker-registry, htpasswd, redis-server)"
+step "services (docker-registry, htpasswd, redis-server, openssl, curl)"
 bash .ci/install-services.sh
 
 step "cargo test"

@@ -48,6 +48,30 @@ pub struct UpArgs {
     #[arg(long)]
     pub find_free_port: bool,
 
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "SPIN_TLS_CERT", requires = "tls_key", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key for --tls-cert.
+    #[arg(long, env = "SPIN_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Largest HTTP/1 request head buffer, in bytes (hyper's default otherwise).
+    #[arg(long, value_name = "BYTES")]
+    pub http1_max_buf_size: Option<usize>,
+
+    /// The app is this local file or directory (never a registry reference).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["from", "from_registry"])]
+    pub from_file: Option<PathBuf>,
+
+    /// The app is this registry reference (never a local path).
+    #[arg(long, value_name = "REFERENCE", conflicts_with_all = ["from", "from_file"])]
+    pub from_registry: Option<String>,
+
+    /// Run only these components (repeatable); triggers of the others are left out.
+    #[arg(short = 'c', long = "component-id", value_name = "ID")]
+    pub component_id: Vec<String>,
+
     /// Pass an environment variable (K=V) to all components.
     #[arg(short = 'e', long = "env", value_name = "K=V", value_parser = parse_kv)]
     pub env: Vec<(String, String)>,
@@ -210,8 +234,16 @@ fn manifest_path(from: Option<&Path>) -> anyhow::Result<PathBuf> {
 }
 
 /// Runs `spindle up`.
-pub fn run(args: UpArgs) -> anyhow::Result<()> {
-    if let Some(reference) = crate::registry::remote_reference(args.from.as_deref()) {
+pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
+    let reference = match (&args.from_registry, &args.from_file) {
+        (Some(reference), _) => Some(reference.clone()),
+        (None, Some(path)) => {
+            args.from = Some(path.clone());
+            None
+        }
+        (None, None) => crate::registry::remote_reference(args.from.as_deref()),
+    };
+    if let Some(reference) = reference {
         if args.build {
             bail!("--build needs a local spin.toml, but {reference} is a registry reference");
         }
@@ -243,6 +275,22 @@ fn run_locked(
     mut locked: spindle_manifest::locked::LockedApp,
     app_dir: PathBuf,
 ) -> anyhow::Result<()> {
+    if !args.component_id.is_empty() {
+        select_components(&mut locked, &args.component_id)?;
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(spindle_http::tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let serve_options = spindle_http::ServeOptions {
+        tls,
+        http1_max_buf_size: args.http1_max_buf_size,
+    };
+    let scheme = if serve_options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     for component in &mut locked.components {
         for (k, v) in &args.env {
             component.env.insert(k.clone(), v.clone());
@@ -306,13 +354,37 @@ fn run_locked(
             "Logging component stdio to {:?}",
             log_dir.display().to_string()
         );
-        println!("\nServing http://{addr}");
-        print_routes(&trigger, addr);
+        println!("\nServing {scheme}://{addr}");
+        print_routes(&trigger, scheme, addr);
 
-        spindle_http::serve(trigger, listener, shutdown_signal()).await?;
+        spindle_http::serve(trigger, listener, serve_options, shutdown_signal()).await?;
         println!("Shutting down");
         Ok(())
     })
+}
+
+/// `-c/--component-id`: keeps only the named components and the triggers that run them.
+fn select_components(
+    locked: &mut spindle_manifest::locked::LockedApp,
+    ids: &[String],
+) -> anyhow::Result<()> {
+    for id in ids {
+        if !locked.components.iter().any(|c| &c.id == id) {
+            let known: Vec<&str> = locked.components.iter().map(|c| c.id.as_str()).collect();
+            bail!(
+                "--component-id `{id}` is not a component of this app (help: the app has {})",
+                known.join(", ")
+            );
+        }
+    }
+    locked.components.retain(|c| ids.contains(&c.id));
+    locked.triggers.retain(|t| {
+        t.trigger_config
+            .get("component")
+            .and_then(serde_json::Value::as_str)
+            .is_none_or(|c| ids.iter().any(|id| id == c))
+    });
+    Ok(())
 }
 
 async fn bind_listener(
@@ -334,7 +406,7 @@ async fn bind_listener(
     Err(last.expect("at least one attempt"))
 }
 
-fn print_routes(trigger: &HttpTrigger, addr: SocketAddr) {
+fn print_routes(trigger: &HttpTrigger, scheme: &str, addr: SocketAddr) {
     println!("Available Routes:");
     for (pattern, target) in trigger.router().routes() {
         let name = match target {
@@ -347,7 +419,7 @@ fn print_routes(trigger: &HttpTrigger, addr: SocketAddr) {
         } else {
             ""
         };
-        println!("  {name}: http://{addr}{shown}{wildcard}");
+        println!("  {name}: {scheme}://{addr}{shown}{wildcard}");
     }
 }
 

@@ -493,3 +493,127 @@ fn url_source_with_wrong_digest_is_refused() {
         .join("0".repeat(64))
         .exists());
 }
+
+#[test]
+fn component_id_runs_only_the_selected_components() {
+    let s = Spindle::start(&multi(), &["-c", "api"]);
+    assert_eq!(s.get("/api/users").status, 200);
+    assert_eq!(s.get("/static/index.html").status, 404);
+    // Triggers without a component (static_response) stay.
+    assert_eq!(s.get("/old").status, 302);
+    drop(s);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_spindle(
+        &[
+            "up",
+            "-f",
+            multi().to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "-c",
+            "nope",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--component-id `nope`"), "{err}");
+    assert!(err.contains("api"), "{err}");
+}
+
+/// `curl` against the HTTPS listener, trusting only `ca`.
+fn curl_https(ca: &std::path::Path, port: u16, path: &str) -> Option<(String, String)> {
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "5", "--cacert"])
+        .arg(ca)
+        .args(["-w", "\n%{http_code} %{http_version}"])
+        .arg(format!("https://127.0.0.1:{port}{path}"))
+        .output()
+        .expect("curl is installed by scripts/install-services.sh");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n')?;
+    out.status
+        .success()
+        .then(|| (status.to_string(), body.to_string()))
+}
+
+#[test]
+fn tls_listener_serves_https() {
+    require_built(&example(
+        "hello-rust/target/wasm32-wasip2/release/hello_rust.wasm",
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost", "-addext"])
+        .arg("subjectAltName=IP:127.0.0.1,DNS:localhost")
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl is installed by scripts/install-services.sh");
+    assert!(status.success());
+    let port = free_port();
+    let mut child = spindle_cmd()
+        .args(["up", "-f"])
+        .arg(example("hello-rust/spin.toml"))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--log-dir"])
+        .arg(dir.path().join("logs"))
+        .env("SPIN_TLS_CERT", &cert)
+        .env("SPIN_TLS_KEY", &key)
+        .stdout(std::fs::File::create(dir.path().join("out.txt")).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("err.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut reply = None;
+    for _ in 0..600 {
+        reply = curl_https(&cert, port, "/hello");
+        if reply.is_some() || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
+    let err = std::fs::read_to_string(dir.path().join("err.txt")).unwrap();
+    let (status, body) = reply.unwrap_or_else(|| panic!("no HTTPS answer\n{out}\n{err}"));
+    assert_eq!(body, "Hello from Spindle! (Rust spin-sdk)\n");
+    // ALPN offers HTTP/2, which curl picks.
+    assert_eq!(status, "200 2", "{out}{err}");
+    assert!(
+        out.contains(&format!("Serving https://127.0.0.1:{port}")),
+        "{out}"
+    );
+
+    // A key that does not match the certificate is a one-line error.
+    let other = dir.path().join("other.pem");
+    assert!(std::process::Command::new("openssl")
+        .args(["genrsa", "-out"])
+        .arg(&other)
+        .arg("2048")
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success());
+    let (code, _, err) = run_spindle(
+        &[
+            "up",
+            "-f",
+            example("hello-rust/spin.toml").to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            other.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("TLS key does not fit"), "{err}");
+}

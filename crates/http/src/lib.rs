@@ -4,5 +4,6 @@
 pub mod headers;
 pub mod router;
 pub mod server;
+pub mod tls;
 
-pub use server::{bind, serve, HttpTrigger, Target};
+pub use server::{bind, serve, HttpTrigger, ServeOptions, Target};

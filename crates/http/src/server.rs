@@ -278,13 +278,33 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     })
 }
 
-/// Serves `trigger` on `listener` (HTTP/1.1 and HTTP/2) until `shutdown` resolves.
+/// How connections are served.
+#[derive(Clone, Default)]
+pub struct ServeOptions {
+    /// Serve HTTPS with this acceptor (`--tls-cert` / `--tls-key`); plain HTTP otherwise.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Largest HTTP/1 read buffer (`--http1-max-buf-size`); hyper's default otherwise.
+    pub http1_max_buf_size: Option<usize>,
+}
+
+/// Serves `trigger` on `listener` (HTTP/1.1 and HTTP/2, over TLS if configured) until
+/// `shutdown` resolves.
 pub async fn serve(
     trigger: Arc<HttpTrigger>,
     listener: TcpListener,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    if let Some(size) = options.http1_max_buf_size {
+        builder.http1().max_buf_size(size);
+    }
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     loop {
         let (stream, client) = tokio::select! {
             accepted = listener.accept() => accepted.context("accepting a connection")?,
@@ -292,16 +312,32 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let trigger = trigger.clone();
+        let builder = builder.clone();
+        let tls = options.tls.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let trigger = trigger.clone();
-                async move { Ok::<_, Infallible>(trigger.handle(request, "http", client).await) }
+                async move { Ok::<_, Infallible>(trigger.handle(request, scheme, client).await) }
             });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+            let served = match tls {
+                None => {
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => {
+                        builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await
+                    }
+                    Err(e) => {
+                        tracing::debug!("TLS handshake with {client} failed: {e}");
+                        return;
+                    }
+                },
+            };
+            if let Err(e) = served {
                 tracing::debug!("connection from {client} ended: {e}");
             }
         });

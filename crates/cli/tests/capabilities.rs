@@ -414,8 +414,8 @@ fn rust_spin_sdk_7_wasip3_key_value_sqlite_and_variables() {
 
 #[test]
 fn unsupported_interfaces_return_their_own_error_values() {
-    // spin:mqtt@3.0.0, spin:redis@3.0.0 and spin:postgres@4.x are not backed: the guest gets the
-    // interface's error value saying so, never a trap, and the server keeps serving.
+    // spin:mqtt@3.0.0 and spin:postgres@4.x are not backed: the guest gets the interface's error
+    // value saying so, never a trap, and the server keeps serving.
     let wasm = example("capabilities-p3/target/wasm32-wasip2/release/capabilities_p3.wasm");
     require_built(&wasm);
     let state = tempfile::tempdir().unwrap();
@@ -425,7 +425,6 @@ fn unsupported_interfaces_return_their_own_error_values() {
     );
     for (what, interface) in [
         ("mqtt", "spin:mqtt/mqtt@3.0.0"),
-        ("redis", "spin:redis/redis@3.0.0"),
         ("pg", "spin:postgres/postgres@4"),
     ] {
         let r = s.get(&format!("/unsupported/{what}"));
@@ -438,4 +437,43 @@ fn unsupported_interfaces_return_their_own_error_values() {
         assert!(r.text().contains(interface), "{what}: {}", r.text());
     }
     assert_eq!(s.get("/kv/none").status, 404);
+}
+
+#[test]
+fn wasip3_redis_against_a_real_server() {
+    // spin:redis/redis@3.0.0 from a Rust spin-sdk 7 guest, every call, against redis-server.
+    let wasm = example("capabilities-p3/target/wasm32-wasip2/release/capabilities_p3.wasm");
+    require_built(&wasm);
+    let redis = RedisServer::start();
+    let port = redis.port.to_string();
+    let state = tempfile::tempdir().unwrap();
+    let s = Spindle::start(
+        &example("capabilities-p3/spin.toml"),
+        &[
+            "--state-dir",
+            state.path().to_str().unwrap(),
+            "--variable",
+            &format!("redis_port={port}"),
+        ],
+    );
+    let r = s.get(&format!("/redis/{port}/k3/v3"));
+    assert_eq!(r.status, 200, "{} {}", r.text(), s.stderr());
+    assert_eq!(
+        r.text(),
+        "get v3\nmissing None\nincr 1\nincr 2\nincr-text Some(Error::TypeError)\nsadd 3\nsrem 1\n\
+         smembers a,c\nexecute [RedisResult::Int64(3)]\nstrlen 3\ndel 3\n"
+    );
+    // The keys were really written (and deleted) on the server.
+    let out = Command::new("redis-cli")
+        .args(["-p", &port, "EXISTS", "k3"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
+    // Another port is not in allowed_outbound_hosts: invalid-address, and the log says which
+    // entry would allow it.
+    let other = free_port();
+    let r = s.get(&format!("/redis/{other}/k/v"));
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(r.text(), "Error::InvalidAddress");
+    assert!(s.wait_for_output(&format!("help: add \"redis://127.0.0.1:{other}\"")));
 }

@@ -6,7 +6,10 @@
 //!   GET  /kv-keys      keys, one per line
 //!   POST /sql          runs the body as SQL; rows as `a|b|c` lines
 //!   GET  /var/<name>   a variable
-//!   GET  /unsupported/<mqtt|redis|pg>   opens a connection through an interface Spindle does not
+//!   GET  /redis/<addr-port>/<key>/<value>   outbound Redis (`spin:redis@3.0.0`) to
+//!                      redis://127.0.0.1:<addr-port>: SET, GET, INCR, SADD/SMEMBERS/SREM,
+//!                      EXECUTE, DEL, PUBLISH; a report, one line per call
+//!   GET  /unsupported/<mqtt|pg>   opens a connection through an interface Spindle does not
 //!                      back; answers with the error value the guest received
 
 use http_body_util::BodyExt;
@@ -102,9 +105,9 @@ async fn handle(req: Request) -> impl IntoResponse {
                 Err(e) => reply(StatusCode::BAD_GATEWAY, format!("{e:?}")),
             }
         }
-        (Method::GET, ["unsupported", "redis"]) => {
-            match spin_sdk::redis::Connection::open("redis://127.0.0.1:6379").await {
-                Ok(_) => reply(StatusCode::OK, "connected?!"),
+        (Method::GET, ["redis", port, key, value]) => {
+            match redis_report(&format!("redis://127.0.0.1:{port}"), key, value).await {
+                Ok(report) => reply(StatusCode::OK, report),
                 Err(e) => reply(StatusCode::BAD_GATEWAY, format!("{e:?}")),
             }
         }
@@ -116,4 +119,49 @@ async fn handle(req: Request) -> impl IntoResponse {
         }
         _ => reply(StatusCode::NOT_FOUND, "no such route"),
     }
+}
+
+/// Every `spin:redis@3.0.0` call once, reported one line per call.
+async fn redis_report(
+    address: &str,
+    key: &str,
+    value: &str,
+) -> Result<String, spin_sdk::redis::Error> {
+    use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
+    let conn = Connection::open(address).await?;
+    let mut out = String::new();
+    conn.set(key, value.as_bytes()).await?;
+    let got = conn.get(key).await?.unwrap_or_default();
+    out += &format!("get {}\n", String::from_utf8_lossy(&got));
+    out += &format!("missing {:?}\n", conn.get(format!("{key}-missing")).await?);
+    let counter = format!("{key}-counter");
+    out += &format!("incr {}\n", conn.incr(&counter).await?);
+    out += &format!("incr {}\n", conn.incr(&counter).await?);
+    // INCR on a value that is not a number is a type error.
+    out += &format!("incr-text {:?}\n", conn.incr(key).await.err());
+    let set = format!("{key}-set");
+    out += &format!("sadd {}\n", conn.sadd(&set, ["a", "b", "c"]).await?);
+    out += &format!("srem {}\n", conn.srem(&set, ["b"]).await?);
+    let mut members = conn.smembers(&set).await?;
+    members.sort();
+    out += &format!("smembers {}\n", members.join(","));
+    let results = conn
+        .execute(
+            "APPEND",
+            [
+                RedisParameter::Binary(key.as_bytes().to_vec()),
+                RedisParameter::Binary(b"!".to_vec()),
+            ],
+        )
+        .await?;
+    out += &format!("execute {:?}\n", results);
+    let strlen = conn
+        .execute("STRLEN", [RedisParameter::Binary(key.as_bytes().to_vec())])
+        .await?;
+    if let [RedisResult::Int64(n)] = strlen.as_slice() {
+        out += &format!("strlen {n}\n");
+    }
+    conn.publish("spindle-test", b"hello").await?;
+    out += &format!("del {}\n", conn.del([key, counter.as_str(), set.as_str()]).await?);
+    Ok(out)
 }

@@ -13,6 +13,7 @@ wasmtime::component::bindgen!({
         "fermyon:spin/sqlite.connection": crate::capabilities::sqlite::Connection,
         "spin:sqlite/sqlite.connection": crate::capabilities::sqlite::Connection,
         "fermyon:spin/redis.connection": crate::capabilities::redis::RedisConnection,
+        "spin:redis/redis.connection": crate::capabilities::redis::RedisConnection,
         "fermyon:spin/mqtt.connection": crate::capabilities::unsupported::NoConnection,
         "fermyon:spin/postgres.connection": crate::capabilities::unsupported::NoConnection,
         "fermyon:spin/mysql.connection": crate::capabilities::unsupported::NoConnection,

@@ -12,7 +12,7 @@
 //! | [`key_value`] | `fermyon:spin/key-value@2.0.0`, `wasi:keyvalue/*@0.2.0-draft2` | `key_value_stores` |
 //! | [`sqlite`] | `fermyon:spin/sqlite@2.0.0`, `spin:sqlite/sqlite@3.0.0` and `@3.1.0` (sync and async) | `sqlite_databases` |
 //! | [`variables`] | `fermyon:spin/variables@2.0.0`, `wasi:config/store` | component `variables` |
-//! | [`redis`] | `fermyon:spin/redis@2.0.0` | `redis://` in `allowed_outbound_hosts` |
+//! | [`redis`] | `fermyon:spin/redis@2.0.0`, `spin:redis/redis@3.0.0` | `redis://` in `allowed_outbound_hosts` |
 //! | [`unsupported`] | mqtt, postgres, mysql, llm: linked, every call returns an error value | – |
 
 pub mod bindings;
@@ -243,6 +243,7 @@ pub const LINKED_INTERFACES: &[&str] = &[
     "spin:sqlite/sqlite@3.1.0",
     "spin:variables/variables@3.0.0",
     "spin:key-value/key-value@3.0.0",
+    "spin:redis/redis@3.0.0",
     "wasi:keyvalue/store@0.2.0-draft2",
     "wasi:keyvalue/atomics@0.2.0-draft2",
     "wasi:keyvalue/batch@0.2.0-draft2",

@@ -135,6 +135,7 @@ RUST_GUESTS=(
   "examples/capabilities:capabilities:target/wasm32-wasip2/release/capabilities.wasm"
   "examples/capabilities-p3:capabilities_p3:target/wasm32-wasip2/release/capabilities_p3.wasm"
   "tests/guests/core-hello:core_hello:target/wasm32-unknown-unknown/release/core_hello.wasm:wasm32-unknown-unknown"
+  "tests/guests/legacy-http:legacy_http:target/wasm32-wasip2/release/legacy_http.wasm"
   "examples/outbound:outbound_fetch:target/wasm32-wasip2/release/outbound_fetch.wasm"
   "examples/outbound:outbound_private:target/wasm32-wasip2/release/outbound_private.wasm"
   "examples/outbound:outbound_wagi:target/wasm32-wasip2/release/outbound_wagi.wasm"

@@ -617,3 +617,46 @@ fn tls_listener_serves_https() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("TLS key does not fit"), "{err}");
 }
+
+#[test]
+fn legacy_fermyon_spin_inbound_http_component() {
+    // A component exporting Spin 1.x's `fermyon:spin/inbound-http` (built with wit-bindgen).
+    let dir = repo_root().join("tests/guests/legacy-http");
+    require_built(&dir.join("target/wasm32-wasip2/release/legacy_http.wasm"));
+    let s = Spindle::start(&dir.join("spin.toml"), &[]);
+    let r = request(
+        s.port,
+        "POST",
+        "/legacy/echo?abc=def",
+        &[("x-custom", "bar")],
+        b"payload",
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", s.stderr());
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    let text = r.text();
+    assert!(text.contains("method=Method::Post\n"), "{text}");
+    assert!(text.contains("uri=/legacy/echo?abc=def\n"), "{text}");
+    assert!(text.contains("params=[]\n"), "{text}");
+    assert!(text.contains("matched=/legacy/...\n"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "full-url=http://127.0.0.1:{}/legacy/echo?abc=def\n",
+            s.port
+        )),
+        "{text}"
+    );
+    assert!(text.contains("x-custom=bar\n"), "{text}");
+    assert!(text.contains("body=payload\n"), "{text}");
+    // Status and headers from the guest, no body.
+    let r = s.get("/legacy/other");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("x-legacy"), Some("yes"));
+    // A method the old interface cannot express never reaches the guest.
+    assert_eq!(s.request("TRACE", "/legacy/echo", &[]).status, 405);
+    // A panic is a 500 for that request only.
+    let r = s.get("/legacy/trap");
+    assert_eq!(r.status, 500);
+    assert!(r.body.is_empty());
+    assert_eq!(s.get("/legacy/echo").status, 200);
+}

@@ -200,6 +200,20 @@ fn load_component(
         .instantiate_pre(&compiled)
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .context("linking the component against the host")?;
+    let mut sandbox = component_sandbox(engine, component, grants, options, files_dir)?;
+    sandbox.set_outbound(outbound);
+    if kind == HandlerKind::LegacyHttp {
+        let pre = crate::legacy_http::HttpTriggerPre::new(instance_pre)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        return Ok(ComponentHandler::legacy(
+            crate::legacy_http::LegacyHttpHandler::new(
+                engine.engine.clone(),
+                pre,
+                sandbox,
+                options.request_timeout,
+            ),
+        ));
+    }
     let pre = match kind {
         HandlerKind::WasiHttpP2 => ProxyPre::P2(
             wasmtime_wasi_http::p2::bindings::ProxyPre::new(instance_pre)
@@ -209,11 +223,10 @@ fn load_component(
             wasmtime_wasi_http::p3::bindings::ServicePre::new(instance_pre)
                 .map_err(|e| anyhow::anyhow!("{e:#}"))?,
         ),
-        HandlerKind::Wagi => unreachable!("handler_kind never returns Wagi"),
+        HandlerKind::Wagi | HandlerKind::LegacyHttp => {
+            unreachable!("handled above / handler_kind never returns Wagi")
+        }
     };
-
-    let mut sandbox = component_sandbox(engine, component, grants, options, files_dir)?;
-    sandbox.set_outbound(outbound);
     Ok(ComponentHandler::new(
         engine.engine.clone(),
         pre,
@@ -329,18 +342,15 @@ fn handler_kind(engine: &wasmtime::Engine, component: &Component) -> anyhow::Res
             if version.starts_with("0.3.") {
                 found.push((HandlerKind::WasiHttpP3, name.to_string()));
             }
-        } else if name.starts_with("fermyon:spin/inbound-http") {
-            bail!(
-                "the component exports the legacy {name} handler, which Spindle does not support \
-                 yet (help: rebuild with spin-sdk 2 or later, which exports wasi:http)"
-            );
+        } else if name == crate::legacy_http::EXPORT {
+            found.push((HandlerKind::LegacyHttp, name.to_string()));
         }
     }
     match found.as_slice() {
         [(kind, _)] => Ok(*kind),
         [] => bail!(
-            "the component exports no HTTP handler (expected wasi:http/incoming-handler@0.2.x or \
-             wasi:http/handler@0.3.x); it exports: {}",
+            "the component exports no HTTP handler (expected wasi:http/incoming-handler@0.2.x, \
+             wasi:http/handler@0.3.x or fermyon:spin/inbound-http); it exports: {}",
             if names.is_empty() {
                 "nothing".to_string()
             } else {

@@ -3,7 +3,8 @@
 //! Each component gets a [`ComponentHandler`]: wasmtime-wasi-http's `ProxyHandler` driven by
 //! Spindle's instance policy. WASIp2 handlers (`wasi:http/incoming-handler@0.2.x`) get a fresh
 //! instance for every request; WASIp3 handlers (`wasi:http/handler@0.3.x`) may reuse an
-//! instance for several requests, as Spin 4 does, within the [`InstanceReuse`] limits.
+//! instance for several requests, as Spin 4 does, within the [`InstanceReuse`] limits. Wagi
+//! programs and Spin 1.x `fermyon:spin/inbound-http` components have their own runners.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,6 +20,7 @@ use wasmtime_wasi_http::handler::{
 };
 use wasmtime_wasi_http::WasiHttpView;
 
+use crate::legacy_http::LegacyHttpHandler;
 use crate::sandbox::{InstanceState, Sandbox};
 use crate::wagi::WagiHandler;
 
@@ -31,6 +33,8 @@ pub enum HandlerKind {
     WasiHttpP3,
     /// A WASI command run CGI-style (`executor = { type = "wagi" }`).
     Wagi,
+    /// Spin 1.x's `fermyon:spin/inbound-http` export.
+    LegacyHttp,
 }
 
 /// Instance reuse limits for WASIp3 handlers (Spin's `--max-instance-reuse-count`,
@@ -70,6 +74,7 @@ pub struct ComponentHandler {
 enum Inner {
     Http(ProxyHandler<ComponentServer>),
     Wagi(Arc<WagiHandler>),
+    Legacy(Arc<LegacyHttpHandler>),
 }
 
 impl ComponentHandler {
@@ -87,7 +92,7 @@ impl ComponentHandler {
                 max_concurrent: 1,
                 idle_timeout: Duration::ZERO,
             },
-            HandlerKind::WasiHttpP3 | HandlerKind::Wagi => reuse,
+            HandlerKind::WasiHttpP3 | HandlerKind::Wagi | HandlerKind::LegacyHttp => reuse,
         };
         Self {
             inner: Inner::Http(ProxyHandler::new(ComponentServer {
@@ -108,11 +113,19 @@ impl ComponentHandler {
         }
     }
 
+    /// A handler for a `fermyon:spin/inbound-http` component.
+    pub(crate) fn legacy(handler: LegacyHttpHandler) -> Self {
+        Self {
+            inner: Inner::Legacy(Arc::new(handler)),
+        }
+    }
+
     /// The handler world of this component.
     pub fn kind(&self) -> HandlerKind {
         match &self.inner {
             Inner::Http(h) => h.state().kind,
             Inner::Wagi(_) => HandlerKind::Wagi,
+            Inner::Legacy(_) => HandlerKind::LegacyHttp,
         }
     }
 
@@ -121,6 +134,7 @@ impl ComponentHandler {
         match &self.inner {
             Inner::Http(h) => h.state().sandbox.component_id(),
             Inner::Wagi(w) => w.component_id(),
+            Inner::Legacy(l) => l.component_id(),
         }
     }
 
@@ -130,6 +144,7 @@ impl ComponentHandler {
         let inner = match &self.inner {
             Inner::Http(h) => h,
             Inner::Wagi(w) => return w.handle(request).await,
+            Inner::Legacy(l) => return l.handle(request).await,
         };
         inner.handle((), request).await.map_err(|e| {
             match e.downcast_ref::<InstantiationError<()>>() {

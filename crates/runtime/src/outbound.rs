@@ -69,9 +69,9 @@ pub struct OutboundConfig {
 
 impl OutboundConfig {
     /// `allowed` for this component; chaining and `self` requests go through `links`.
-    pub fn new(allowed: AllowedHosts, links: &Arc<AppLinks>) -> Self {
+    pub fn new(allowed: Arc<AllowedHosts>, links: &Arc<AppLinks>) -> Self {
         Self {
-            allowed: Arc::new(allowed),
+            allowed,
             links: Arc::downgrade(links),
         }
     }

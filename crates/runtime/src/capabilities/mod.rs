@@ -27,6 +27,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use spindle_manifest::locked::{LockedApp, LockedComponent};
+
+use crate::allowed_hosts::AllowedHosts;
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::sandbox::InstanceState;
@@ -81,25 +83,18 @@ impl Capability for Variables {
     }
 }
 
-/// Outbound Redis: the grant is the component's `redis://` allow-list.
-pub struct OutboundRedis {
-    variables: Arc<Variables>,
-}
+/// Outbound Redis: the grant is the component's `redis://` allow-list, taken from the same
+/// parsed `allowed_outbound_hosts` as outbound HTTP (see [`AppCapabilities::grants`]).
+pub struct OutboundRedis;
 
-impl Capability for OutboundRedis {
-    type Grant = (Arc<str>, RedisGate);
-    type State = RedisState;
-    fn grant(&self, component: &LockedComponent) -> anyhow::Result<Self::Grant> {
-        let hosts = crate::allowed_hosts::AllowedHosts::parse(
-            &component.allowed_outbound_hosts(),
-            &|name: &str| self.variables.get(name).map(str::to_string),
-        )
-        .map_err(|e| anyhow::anyhow!("component `{}`: {e:#}", component.id))?;
+impl OutboundRedis {
+    fn grant(component: &LockedComponent, hosts: Arc<AllowedHosts>) -> (Arc<str>, RedisGate) {
         let gate: RedisGate =
             Arc::new(move |host: &str, port: u16| hosts.allows("redis", host, Some(port)));
-        Ok((component.id.as_str().into(), gate))
+        (component.id.as_str().into(), gate)
     }
-    fn state(self: &Arc<Self>, (id, gate): &Self::Grant) -> RedisState {
+
+    fn state((id, gate): &(Arc<str>, RedisGate)) -> RedisState {
         RedisState::new(id.clone(), gate.clone())
     }
 }
@@ -126,7 +121,6 @@ pub struct AppCapabilities {
     key_value: Arc<KeyValue>,
     sqlite: Arc<Sqlite>,
     variables: Arc<Variables>,
-    redis: Arc<OutboundRedis>,
 }
 
 impl AppCapabilities {
@@ -162,9 +156,6 @@ impl AppCapabilities {
         Ok(Self {
             key_value,
             sqlite,
-            redis: Arc::new(OutboundRedis {
-                variables: variables.clone(),
-            }),
             variables,
         })
     }
@@ -174,13 +165,17 @@ impl AppCapabilities {
         &self.variables
     }
 
-    /// Checks one component's grants.
-    pub fn grants(&self, component: &LockedComponent) -> anyhow::Result<ComponentGrants> {
+    /// Checks one component's grants; `hosts` is its parsed `allowed_outbound_hosts`.
+    pub fn grants(
+        &self,
+        component: &LockedComponent,
+        hosts: Arc<AllowedHosts>,
+    ) -> anyhow::Result<ComponentGrants> {
         Ok(ComponentGrants {
             key_value: (self.key_value.clone(), self.key_value.grant(component)?),
             sqlite: (self.sqlite.clone(), self.sqlite.grant(component)?),
             variables: (self.variables.clone(), self.variables.grant(component)?),
-            redis: (self.redis.clone(), self.redis.grant(component)?),
+            redis: OutboundRedis::grant(component, hosts),
         })
     }
 
@@ -201,7 +196,7 @@ pub struct ComponentGrants {
     key_value: Granted<KeyValue>,
     sqlite: Granted<Sqlite>,
     variables: Granted<Variables>,
-    redis: Granted<OutboundRedis>,
+    redis: (Arc<str>, RedisGate),
 }
 
 impl ComponentGrants {
@@ -211,7 +206,7 @@ impl ComponentGrants {
             key_value: self.key_value.0.state(&self.key_value.1),
             sqlite: self.sqlite.0.state(&self.sqlite.1),
             variables: self.variables.0.state(&self.variables.1),
-            redis: self.redis.0.state(&self.redis.1),
+            redis: OutboundRedis::state(&self.redis),
         }
     }
 }

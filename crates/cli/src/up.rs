@@ -342,14 +342,18 @@ fn run_locked(
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        let t0 = std::time::Instant::now();
         let engine = SpindleEngine::new(engine_options)?;
+        tracing::debug!("startup: engine created in {:?}", t0.elapsed());
         let app = tokio::task::spawn_blocking(move || App::load(&engine, locked, &options))
             .await
             .context("loading the app")??;
+        tracing::debug!("startup: app loaded at {:?}", t0.elapsed());
         let trigger = HttpTrigger::shared(Arc::new(app));
 
         let listener = bind_listener(args.listen, args.find_free_port).await?;
         let addr = listener.local_addr()?;
+        tracing::debug!("startup: listening at {:?}", t0.elapsed());
         println!(
             "Logging component stdio to {:?}",
             log_dir.display().to_string()

@@ -346,18 +346,22 @@ fn manifest_errors_exit_2_with_location() {
 
 #[test]
 fn compiled_code_cache_is_written_then_reused() {
-    require_built(&example(
-        "hello-rust/target/wasm32-wasip2/release/hello_rust.wasm",
-    ));
+    let wasm = example("hello-rust/target/wasm32-wasip2/release/hello_rust.wasm");
+    require_built(&wasm);
+    let app = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(&wasm).unwrap();
+    let manifest = app_with_source(app.path(), &bytes);
     let cache = tempfile::tempdir().unwrap();
     let cache_arg = cache.path().to_str().unwrap();
-    let manifest = example("hello-rust/spin.toml");
-    let entries = || {
-        let mut v: Vec<_> = std::fs::read_dir(cache.path())
+    let files = |dir: &std::path::Path| {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
             .map(|d| {
                 d.map(|e| {
                     let e = e.unwrap();
                     (e.file_name(), e.metadata().unwrap().modified().unwrap())
+                })
+                .filter(|(name, _)| {
+                    name.to_string_lossy().ends_with(".cwasm") || dir.ends_with("index")
                 })
                 .collect()
             })
@@ -365,18 +369,35 @@ fn compiled_code_cache_is_written_then_reused() {
         v.sort();
         v
     };
-    {
+    let run = || {
         let s = Spindle::start(&manifest, &["--compiled-cache-dir", cache_arg]);
-        assert_eq!(s.get("/hello").status, 200);
-    }
-    let first = entries();
+        assert_eq!(s.get("/").status, 200, "{}", s.stderr());
+    };
+    run();
+    let first = files(cache.path());
     assert_eq!(first.len(), 1, "{first:?}");
-    assert!(first[0].0.to_string_lossy().ends_with(".cwasm"));
-    {
-        let s = Spindle::start(&manifest, &["--compiled-cache-dir", cache_arg]);
-        assert_eq!(s.get("/hello").status, 200);
-    }
-    assert_eq!(entries(), first, "the cache entry was rewritten");
+    let index = files(&cache.path().join("index"));
+    assert_eq!(index.len(), 1, "{index:?}");
+    // Unchanged: served from the index, nothing rewritten.
+    run();
+    assert_eq!(files(cache.path()), first, "the cache entry was rewritten");
+    assert_eq!(files(&cache.path().join("index")), index);
+    // Rewritten with the same bytes (new mtime): a new index entry, the same compiled entry.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(app.path().join("thing.wasm"), &bytes).unwrap();
+    run();
+    assert_eq!(
+        files(cache.path()),
+        first,
+        "same content must reuse the entry"
+    );
+    assert_eq!(files(&cache.path().join("index")).len(), 2);
+    // Different content (a custom section appended): compiled again, a second entry.
+    let mut changed = bytes.clone();
+    changed.extend_from_slice(&[0, 6, 5, b'n', b'o', b't', b'e', b'!']);
+    std::fs::write(app.path().join("thing.wasm"), &changed).unwrap();
+    run();
+    assert_eq!(files(cache.path()).len(), 2);
 }
 
 #[test]
@@ -659,4 +680,27 @@ fn legacy_fermyon_spin_inbound_http_component() {
     assert_eq!(r.status, 500);
     assert!(r.body.is_empty());
     assert_eq!(s.get("/legacy/echo").status, 200);
+}
+
+#[test]
+fn wasi_http_rc_2023_11_10_component() {
+    // A componentize-py 0.7.1 guest on the WASI 0.2.0-rc-2023-11-10 snapshot: it exports the rc
+    // incoming-handler and imports the rc io/clocks/random/cli/filesystem/sockets/http.
+    let dir = repo_root().join("tests/guests/rc-2023-11-10");
+    require_built(&dir.join("app.wasm"));
+    let s = Spindle::start(&dir.join("spin.toml"), &[]);
+    let r = s.request("GET", "/rc/some/path?x=1", &[("x-custom", "bar")]);
+    assert_eq!(r.status, 200, "{}", s.stderr());
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(
+        r.text(),
+        "hello from rc-2023-11-10 /rc/some/path?x=1 bar\n",
+        "{}",
+        s.stderr()
+    );
+    // An exception in the guest is a 500 for that request only.
+    let r = s.get("/rc/trap");
+    assert_eq!(r.status, 500);
+    assert!(r.body.is_empty());
+    assert_eq!(s.get("/rc/again").status, 200);
 }

@@ -85,8 +85,11 @@ impl App {
             }
         };
 
+        let t0 = std::time::Instant::now();
         let capabilities = AppCapabilities::new(&locked, &options.capabilities)?;
+        tracing::debug!("startup: capabilities ready in {:?}", t0.elapsed());
         let linker = host_linker(&engine.engine)?;
+        tracing::debug!("startup: host linker built at {:?}", t0.elapsed());
         let links = Arc::new(AppLinks::default());
         let mut handlers = HashMap::new();
         for trigger in locked.http_triggers() {
@@ -118,6 +121,10 @@ impl App {
                 engine, &linker, component, executor, grants, outbound, options, &files_dir,
             )
             .with_context(|| format!("failed to load component `{component_id}`"))?;
+            tracing::debug!(
+                "startup: component `{component_id}` loaded at {:?}",
+                t0.elapsed()
+            );
             handlers.insert(component_id.clone(), handler);
         }
         // Service chaining (`http://<id>.spin.internal`) reaches every loaded handler.
@@ -144,7 +151,7 @@ impl App {
 
 /// The linker every component is checked against: WASI p2 and p3 (clocks, random, cli,
 /// filesystem, sockets gated by the sandbox) and wasi:http p2 and p3.
-fn host_linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<InstanceState>> {
+pub(crate) fn host_linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<InstanceState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -165,8 +172,8 @@ fn load_component(
     options: &RuntimeOptions,
     files_dir: &Path,
 ) -> anyhow::Result<ComponentHandler> {
-    let bytes = read_content(&component.source.content, "source")?;
     if let Executor::Wagi { argv, entrypoint } = executor {
+        let bytes = read_content(&component.source.content, "source")?;
         let mut sandbox = component_sandbox(engine, component, grants, options, files_dir)?;
         sandbox.set_outbound(outbound);
         let wagi = crate::wagi::WagiHandler::new(
@@ -180,14 +187,21 @@ fn load_component(
         )?;
         return Ok(ComponentHandler::wagi(wagi));
     }
-    let bytes = componentize_if_needed(bytes)?;
-    let compiled = options.cache.load(&engine.engine, &bytes).map_err(|e| {
-        anyhow::anyhow!("{e:#}").context("the component is not a valid WebAssembly component")
-    })?;
+    let read = || componentize_if_needed(read_content(&component.source.content, "source")?);
+    let compiled = match component.source.content.local_path() {
+        // A local file: the cache's index can skip reading and hashing it.
+        Some(path) if component.source.content.inline.is_none() => {
+            options.cache.load_file(&engine.engine, &path, read)
+        }
+        _ => options.cache.load(&engine.engine, &read()?),
+    }?;
 
     let kind = handler_kind(&engine.engine, &compiled)?;
 
     let mut linker = linker.clone();
+    if kind == HandlerKind::WasiHttpRc {
+        crate::wasi_rc_2023_11_10::add_to_linker(&mut linker)?;
+    }
     let stubbed = crate::unsupported::link_unsupported(&mut linker, &engine.engine, &compiled)?;
     if !stubbed.is_empty() {
         tracing::warn!(
@@ -203,6 +217,15 @@ fn load_component(
         .context("linking the component against the host")?;
     let mut sandbox = component_sandbox(engine, component, grants, options, files_dir)?;
     sandbox.set_outbound(outbound);
+    if kind == HandlerKind::WasiHttpRc {
+        let pre = crate::wasi_rc_2023_11_10::RcProxyPre::new(instance_pre)?;
+        return Ok(ComponentHandler::rc(
+            engine.engine.clone(),
+            pre,
+            sandbox,
+            options.request_timeout,
+        ));
+    }
     if kind == HandlerKind::LegacyHttp {
         let pre = crate::legacy_http::HttpTriggerPre::new(instance_pre)
             .map_err(|e| anyhow::anyhow!("{e:#}"))?;
@@ -224,7 +247,7 @@ fn load_component(
             wasmtime_wasi_http::p3::bindings::ServicePre::new(instance_pre)
                 .map_err(|e| anyhow::anyhow!("{e:#}"))?,
         ),
-        HandlerKind::Wagi | HandlerKind::LegacyHttp => {
+        HandlerKind::Wagi | HandlerKind::LegacyHttp | HandlerKind::WasiHttpRc => {
             unreachable!("handled above / handler_kind never returns Wagi")
         }
     };
@@ -330,8 +353,10 @@ fn handler_kind(engine: &wasmtime::Engine, component: &Component) -> anyhow::Res
     let mut names = Vec::new();
     for (name, _) in component.component_type().exports(engine) {
         names.push(name.to_string());
-        if let Some(version) = name.strip_prefix("wasi:http/incoming-handler@") {
-            if version.starts_with("0.2.") {
+        if name == crate::wasi_rc_2023_11_10::EXPORT {
+            found.push((HandlerKind::WasiHttpRc, name.to_string()));
+        } else if let Some(version) = name.strip_prefix("wasi:http/incoming-handler@") {
+            if version.starts_with("0.2.") && !version.contains("-rc-") {
                 found.push((HandlerKind::WasiHttpP2, name.to_string()));
             } else {
                 bail!(
@@ -350,8 +375,9 @@ fn handler_kind(engine: &wasmtime::Engine, component: &Component) -> anyhow::Res
     match found.as_slice() {
         [(kind, _)] => Ok(*kind),
         [] => bail!(
-            "the component exports no HTTP handler (expected wasi:http/incoming-handler@0.2.x, \
-             wasi:http/handler@0.3.x or fermyon:spin/inbound-http); it exports: {}",
+            "the component exports no HTTP handler (expected wasi:http/incoming-handler@0.2.x or \
+             @0.2.0-rc-2023-11-10, wasi:http/handler@0.3.x or fermyon:spin/inbound-http); it \
+             exports: {}",
             if names.is_empty() {
                 "nothing".to_string()
             } else {

@@ -5,6 +5,12 @@
 //! generated code), so a second start with the same engine skips compilation entirely.
 //! Entries are wasmtime's uncompressed serialized form, loaded with `deserialize_file`, which
 //! maps the file instead of reading it.
+//!
+//! Local component files also get an index entry keyed by the file's identity (canonical path,
+//! size, modification time in nanoseconds, inode, device) and the engine: a warm start of an
+//! unchanged file then neither reads nor hashes the Wasm (36 MB for a Python component), it
+//! only maps the compiled entry. Any change to the file changes its size or mtime, which misses
+//! the index and falls back to hashing the content.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -67,20 +73,104 @@ impl CompileCache {
         Ok(component)
     }
 
-    fn entry_path(&self, engine: &Engine, wasm: &[u8]) -> Option<PathBuf> {
-        let dir = self.dir.as_ref()?;
+    /// Returns the compiled form of the component in the file at `path`. `read` produces the
+    /// component bytes (reading the file and, for a core module, componentizing it); it runs
+    /// only when the file is not in the index yet or changed since.
+    pub fn load_file(
+        &self,
+        engine: &Engine,
+        path: &Path,
+        read: impl FnOnce() -> anyhow::Result<Vec<u8>>,
+    ) -> anyhow::Result<Component> {
+        let index = self.index_path(engine, path);
+        if let Some(index) = &index {
+            if let Some(entry) = std::fs::read_to_string(index)
+                .ok()
+                .and_then(|name| Some(self.dir.as_ref()?.join(name.trim())))
+                .filter(|entry| entry.is_file())
+            {
+                // SAFETY: as in `load`: written by `Component::serialize` for an engine with
+                // the same compatibility hash, in a directory we own.
+                match unsafe { Component::deserialize_file(engine, &entry) } {
+                    Ok(component) => return Ok(component),
+                    Err(e) => tracing::warn!(
+                        "ignoring unusable compiled-code cache entry {}: {e}",
+                        entry.display()
+                    ),
+                }
+            }
+        }
+        let wasm = read()?;
+        let component = self.load(engine, &wasm)?;
+        if let (Some(index), Some(entry)) = (index, self.entry_path(engine, &wasm)) {
+            let name = entry.file_name().unwrap_or_default().to_string_lossy();
+            if let Err(e) = write_atomic(&index, name.as_bytes()) {
+                tracing::warn!(
+                    "could not write compiled-code index entry {}: {e:#}",
+                    index.display()
+                );
+            }
+        }
+        Ok(component)
+    }
+
+    fn engine_key(engine: &Engine) -> u64 {
         let mut engine_hasher = std::collections::hash_map::DefaultHasher::new();
         engine
             .precompile_compatibility_hash()
             .hash(&mut engine_hasher);
-        let engine_key = engine_hasher.finish();
+        engine_hasher.finish()
+    }
+
+    fn entry_path(&self, engine: &Engine, wasm: &[u8]) -> Option<PathBuf> {
+        let dir = self.dir.as_ref()?;
+        let engine_key = Self::engine_key(engine);
         let wasm_key = hex::encode(Sha256::digest(wasm));
         Some(dir.join(format!("{wasm_key}-{engine_key:016x}.cwasm")))
     }
+
+    /// `index/<sha256 of the file's identity and the engine key>`, or None when the cache is
+    /// disabled or the file's metadata cannot be read.
+    fn index_path(&self, engine: &Engine, path: &Path) -> Option<PathBuf> {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = self.dir.as_ref()?;
+        let path = std::fs::canonicalize(path).ok()?;
+        let meta = std::fs::metadata(&path).ok()?;
+        let identity = format!(
+            "{}\0{}\0{}.{}\0{}\0{}\0{:016x}",
+            path.display(),
+            meta.len(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+            meta.ino(),
+            meta.dev(),
+            Self::engine_key(engine)
+        );
+        Some(
+            dir.join("index")
+                .join(hex::encode(Sha256::digest(identity.as_bytes()))),
+        )
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().context("path has no parent directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
 }
 
 fn compile(engine: &Engine, wasm: &[u8]) -> anyhow::Result<Component> {
-    Component::new(engine, wasm).map_err(anyhow::Error::from)
+    Component::new(engine, wasm).map_err(|e| {
+        anyhow::anyhow!("{e:#}").context("the component is not a valid WebAssembly component")
+    })
 }
 
 /// Writes the entry atomically: a temporary file in the same directory, then a rename, so a
@@ -91,12 +181,5 @@ fn store(path: &Path, component: &Component) -> anyhow::Result<()> {
         .context("cache entry has no parent directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let bytes = component.serialize().map_err(anyhow::Error::from)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
-    Ok(())
+    write_atomic(path, &bytes)
 }

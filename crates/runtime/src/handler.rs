@@ -23,6 +23,7 @@ use wasmtime_wasi_http::WasiHttpView;
 use crate::legacy_http::LegacyHttpHandler;
 use crate::sandbox::{InstanceState, Sandbox};
 use crate::wagi::WagiHandler;
+use crate::wasi_rc_2023_11_10::RcProxyPre;
 
 /// Which `wasi:http` world a component's handler export belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,8 @@ pub enum HandlerKind {
     Wagi,
     /// Spin 1.x's `fermyon:spin/inbound-http` export.
     LegacyHttp,
+    /// `wasi:http/incoming-handler@0.2.0-rc-2023-11-10` (the WASI 0.2 release candidate).
+    WasiHttpRc,
 }
 
 /// Instance reuse limits for WASIp3 handlers (Spin's `--max-instance-reuse-count`,
@@ -75,6 +78,7 @@ enum Inner {
     Http(ProxyHandler<ComponentServer>),
     Wagi(Arc<WagiHandler>),
     Legacy(Arc<LegacyHttpHandler>),
+    Rc(Arc<RcHandler>),
 }
 
 impl ComponentHandler {
@@ -92,7 +96,10 @@ impl ComponentHandler {
                 max_concurrent: 1,
                 idle_timeout: Duration::ZERO,
             },
-            HandlerKind::WasiHttpP3 | HandlerKind::Wagi | HandlerKind::LegacyHttp => reuse,
+            HandlerKind::WasiHttpP3
+            | HandlerKind::Wagi
+            | HandlerKind::LegacyHttp
+            | HandlerKind::WasiHttpRc => reuse,
         };
         Self {
             inner: Inner::Http(ProxyHandler::new(ComponentServer {
@@ -120,12 +127,30 @@ impl ComponentHandler {
         }
     }
 
+    /// A handler for a `wasi:http/incoming-handler@0.2.0-rc-2023-11-10` component.
+    pub(crate) fn rc(
+        engine: Engine,
+        pre: RcProxyPre,
+        sandbox: Sandbox,
+        request_timeout: Option<Duration>,
+    ) -> Self {
+        Self {
+            inner: Inner::Rc(Arc::new(RcHandler {
+                engine,
+                pre,
+                sandbox: Arc::new(sandbox),
+                request_timeout,
+            })),
+        }
+    }
+
     /// The handler world of this component.
     pub fn kind(&self) -> HandlerKind {
         match &self.inner {
             Inner::Http(h) => h.state().kind,
             Inner::Wagi(_) => HandlerKind::Wagi,
             Inner::Legacy(_) => HandlerKind::LegacyHttp,
+            Inner::Rc(_) => HandlerKind::WasiHttpRc,
         }
     }
 
@@ -135,6 +160,7 @@ impl ComponentHandler {
             Inner::Http(h) => h.state().sandbox.component_id(),
             Inner::Wagi(w) => w.component_id(),
             Inner::Legacy(l) => l.component_id(),
+            Inner::Rc(r) => r.sandbox.component_id(),
         }
     }
 
@@ -145,6 +171,7 @@ impl ComponentHandler {
             Inner::Http(h) => h,
             Inner::Wagi(w) => return w.handle(request).await,
             Inner::Legacy(l) => return l.handle(request).await,
+            Inner::Rc(r) => return r.clone().handle(request).await,
         };
         inner.handle((), request).await.map_err(|e| {
             match e.downcast_ref::<InstantiationError<()>>() {
@@ -295,5 +322,70 @@ impl WorkerExpiration for Expiration {
             }
         };
         timer.as_mut().poll(cx)
+    }
+}
+
+/// Runs `wasi:http/incoming-handler@0.2.0-rc-2023-11-10` components: a fresh instance per
+/// request, like WASIp2, driven here because wasmtime-wasi-http's `ProxyHandler` only knows the
+/// released versions. The rc interfaces forward to the same host implementation.
+struct RcHandler {
+    engine: Engine,
+    pre: RcProxyPre,
+    sandbox: Arc<Sandbox>,
+    request_timeout: Option<Duration>,
+}
+
+impl RcHandler {
+    async fn handle(self: Arc<Self>, request: Request) -> anyhow::Result<Response> {
+        use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+
+        let mut state = self.sandbox.instance_state()?;
+        state.deadline = self.request_timeout.map(|t| Instant::now() + t);
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_callback(|ctx| match ctx.data().deadline {
+            Some(deadline) if Instant::now() >= deadline => Ok(UpdateDeadline::Interrupt),
+            _ => Ok(UpdateDeadline::Yield(1)),
+        });
+        store.set_epoch_deadline(1);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut http = store.data_mut().http();
+        let request = http.new_incoming_request(Scheme::Http, request)?;
+        let response_out = http.new_response_outparam(tx)?;
+
+        // The guest may keep writing the body after it hands over the response, so it runs in
+        // its own task while the response streams out.
+        let this = self.clone();
+        let guest = tokio::spawn(async move {
+            let result = this
+                .pre
+                .call_handle(&mut store, request, response_out)
+                .await;
+            if let Err(e) = &result {
+                tracing::debug!("instance of `{}` ended: {e:?}", this.sandbox.component_id());
+            }
+            result
+        });
+        let response = async {
+            match rx.await {
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(code)) => Err(anyhow::anyhow!(
+                    "the component answered with an error: {code:?}"
+                )),
+                // The guest returned or trapped without setting a response.
+                Err(_) => match guest.await {
+                    Ok(Err(e)) => Err(anyhow::anyhow!("{e:?}")),
+                    Ok(Ok(())) => Err(anyhow::anyhow!("the component returned without a response")),
+                    Err(e) => Err(anyhow::anyhow!("the handler task failed: {e}")),
+                },
+            }
+        };
+        let response = match self.request_timeout {
+            Some(timeout) => tokio::time::timeout(timeout + Duration::from_millis(500), response)
+                .await
+                .map_err(|_| anyhow::anyhow!("the handler ran longer than {timeout:?}"))??,
+            None => response.await?,
+        };
+        Ok(response)
     }
 }

@@ -19,6 +19,7 @@ pub mod outbound;
 pub mod sandbox;
 pub mod unsupported;
 pub mod wagi;
+mod wasi_rc_2023_11_10;
 
 pub use app::{App, RuntimeOptions};
 pub use cache::CompileCache;

@@ -34,9 +34,12 @@ pub fn is_provided(import: &str) -> bool {
     let Some((path, version)) = import.split_once('@') else {
         return false;
     };
+    // The rc-2023-11-10 snapshot is linked for components exporting its HTTP handler
+    // (`crate::wasi_rc_2023_11_10`); anywhere else its imports fail to link by name.
     PROVIDED_PACKAGES.iter().any(|p| path.starts_with(p))
         && ((version.starts_with("0.2.") && !version.contains('-'))
-            || (version.starts_with("0.3.") && !version.contains('-')))
+            || (version.starts_with("0.3.") && !version.contains('-'))
+            || version == crate::wasi_rc_2023_11_10::VERSION)
 }
 
 /// Links every import of `component` that the host does not provide to failing stubs and
@@ -177,7 +180,9 @@ mod tests {
         assert!(is_provided("wasi:cli/environment@0.2.12"));
         assert!(is_provided("wasi:http/handler@0.3.0"));
         assert!(!is_provided("wasi:http/types@0.3.0-rc-2026-03-15"));
-        assert!(!is_provided("wasi:http/types@0.2.0-rc-2023-11-10"));
+        // Linked for components exporting the rc handler (wasi_rc_2023_11_10).
+        assert!(is_provided("wasi:http/types@0.2.0-rc-2023-11-10"));
+        assert!(!is_provided("wasi:http/types@0.2.0-rc-2023-12-05"));
         // Spin interfaces backed by crate::capabilities.
         assert!(is_provided("wasi:config/store@0.2.0-draft-2024-09-27"));
         assert!(is_provided("wasi:keyvalue/store@0.2.0-draft2"));

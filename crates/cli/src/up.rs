@@ -68,6 +68,23 @@ pub struct UpArgs {
     #[arg(long, value_name = "REFERENCE", conflicts_with_all = ["from", "from_file"])]
     pub from_registry: Option<String>,
 
+    /// Show only these components' output on the console (repeatable; all by default).
+    #[arg(long, value_name = "ID")]
+    pub follow: Vec<String>,
+
+    /// Directory to stage the components' `files` in (a temporary one by default).
+    #[arg(long, value_name = "DIR")]
+    pub temp: Option<PathBuf>,
+
+    /// Mount the components' `files` writable; writes go to staged copies, never to the app's
+    /// own files.
+    #[arg(long)]
+    pub allow_transient_write: bool,
+
+    /// Keep debug information in compiled components (for native debuggers).
+    #[arg(long)]
+    pub debug_info: bool,
+
     /// Run only these components (repeatable); triggers of the others are left out.
     #[arg(short = 'c', long = "component-id", value_name = "ID")]
     pub component_id: Vec<String>,
@@ -235,6 +252,19 @@ fn manifest_path(from: Option<&Path>) -> anyhow::Result<PathBuf> {
 
 /// Runs `spindle up`.
 pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
+    // The engine (pooling allocator reservations, ~3 ms) is made while the manifest is read.
+    let mut engine_options = EngineOptions {
+        pooling: !args.disable_pooling,
+        ..EngineOptions::default()
+    };
+    if let Some(max) = args.max_instance_memory {
+        engine_options.max_instance_memory = max;
+    }
+    engine_options.debug_info = args.debug_info;
+    let engine = std::thread::Builder::new()
+        .name("spindle-engine".into())
+        .spawn(move || SpindleEngine::new(engine_options))
+        .context("starting the engine thread")?;
     let reference = match (&args.from_registry, &args.from_file) {
         (Some(reference), _) => Some(reference.clone()),
         (None, Some(path)) => {
@@ -250,7 +280,7 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
         let locked =
             crate::registry::pull_for_up(&reference, args.insecure, args.cache_dir.clone())?;
         let app_dir = std::env::current_dir().context("finding the current directory")?;
-        return run_locked(args, locked, app_dir);
+        return run_locked(args, locked, app_dir, engine);
     }
     let manifest_path = manifest_path(args.from.as_deref())?;
     if args.build {
@@ -265,7 +295,7 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let locked = crate::registry::fetch_remote_sources(loaded.locked, args.cache_dir.clone())?;
-    run_locked(args, locked, app_dir)
+    run_locked(args, locked, app_dir, engine)
 }
 
 /// Runs a locked app, from a local manifest or pulled from a registry; `app_dir` is where
@@ -274,6 +304,7 @@ fn run_locked(
     args: UpArgs,
     mut locked: spindle_manifest::locked::LockedApp,
     app_dir: PathBuf,
+    engine: std::thread::JoinHandle<anyhow::Result<SpindleEngine>>,
 ) -> anyhow::Result<()> {
     if !args.component_id.is_empty() {
         select_components(&mut locked, &args.component_id)?;
@@ -301,13 +332,26 @@ fn run_locked(
         .clone()
         .unwrap_or_else(|| app_dir.join(".spin").join("logs"));
 
-    let mut engine_options = EngineOptions {
-        pooling: !args.disable_pooling,
-        ..EngineOptions::default()
-    };
-    if let Some(max) = args.max_instance_memory {
-        engine_options.max_instance_memory = max;
+    for id in &args.follow {
+        if !locked.components.iter().any(|c| &c.id == id) {
+            tracing::warn!("--follow {id}: the app has no component `{id}`");
+        }
     }
+    // `--temp DIR`: the files are staged in a fresh directory inside DIR (removed on exit).
+    let staging = match &args.temp {
+        Some(dir) => Some(
+            tempfile::Builder::new()
+                .prefix("spindle-files-")
+                .tempdir_in(dir)
+                .with_context(|| {
+                    format!(
+                        "cannot create a staging directory in {} (--temp)",
+                        dir.display()
+                    )
+                })?,
+        ),
+        None => None,
+    };
     let cache = if args.disable_cache {
         CompileCache::disabled()
     } else {
@@ -326,6 +370,7 @@ fn run_locked(
             log_dir: Some(log_dir.clone()),
             truncate: args.truncate_logs,
             quiet: args.quiet,
+            follow: (!args.follow.is_empty()).then(|| args.follow.clone()),
         },
         request_timeout: args.request_timeout,
         reuse: InstanceReuse {
@@ -333,8 +378,9 @@ fn run_locked(
             max_concurrent: args.max_instance_concurrent_reuse_count.max(1),
             idle_timeout: args.idle_instance_timeout,
         },
-        files_dir: None,
+        files_dir: staging.as_ref().map(|dir| dir.path().to_path_buf()),
         capabilities: capability_options(&args, &app_dir)?,
+        allow_transient_write: args.allow_transient_write,
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -343,8 +389,10 @@ fn run_locked(
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let t0 = std::time::Instant::now();
-        let engine = SpindleEngine::new(engine_options)?;
-        tracing::debug!("startup: engine created in {:?}", t0.elapsed());
+        let engine = engine
+            .join()
+            .map_err(|_| anyhow::anyhow!("the engine thread panicked"))??;
+        tracing::debug!("startup: engine ready after {:?} more", t0.elapsed());
         let app = tokio::task::spawn_blocking(move || App::load(&engine, locked, &options))
             .await
             .context("loading the app")??;

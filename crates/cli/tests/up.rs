@@ -373,7 +373,19 @@ fn compiled_code_cache_is_written_then_reused() {
         let s = Spindle::start(&manifest, &["--compiled-cache-dir", cache_arg]);
         assert_eq!(s.get("/").status, 200, "{}", s.stderr());
     };
+    // Entries are written in the background after the component is compiled: wait for them.
+    let settle = |cwasm: usize, index: usize| {
+        for _ in 0..100 {
+            if files(cache.path()).len() == cwasm
+                && files(&cache.path().join("index")).len() == index
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
     run();
+    settle(1, 1);
     let first = files(cache.path());
     assert_eq!(first.len(), 1, "{first:?}");
     let index = files(&cache.path().join("index"));
@@ -386,6 +398,7 @@ fn compiled_code_cache_is_written_then_reused() {
     std::thread::sleep(Duration::from_millis(20));
     std::fs::write(app.path().join("thing.wasm"), &bytes).unwrap();
     run();
+    settle(1, 2);
     assert_eq!(
         files(cache.path()),
         first,
@@ -397,7 +410,9 @@ fn compiled_code_cache_is_written_then_reused() {
     changed.extend_from_slice(&[0, 6, 5, b'n', b'o', b't', b'e', b'!']);
     std::fs::write(app.path().join("thing.wasm"), &changed).unwrap();
     run();
+    settle(2, 3);
     assert_eq!(files(cache.path()).len(), 2);
+    assert_eq!(files(&cache.path().join("index")).len(), 3);
 }
 
 #[test]
@@ -703,4 +718,59 @@ fn wasi_http_rc_2023_11_10_component() {
     assert_eq!(r.status, 500);
     assert!(r.body.is_empty());
     assert_eq!(s.get("/rc/again").status, 200);
+}
+
+#[test]
+fn files_are_read_only_unless_transient_writes_are_allowed() {
+    let original = std::fs::read_to_string(example("multi/probe-files/note.txt")).unwrap();
+    let write = "/probe/write?path=/data/note.txt&data=changed";
+    {
+        let s = Spindle::start(&multi(), &[]);
+        assert_eq!(s.get("/probe/file?path=/data/note.txt").text(), original);
+        let r = s.get(write);
+        assert_eq!(r.status, 403, "{}", r.text());
+        assert_eq!(s.get("/probe/file?path=/data/note.txt").text(), original);
+    }
+    // --allow-transient-write, with the files staged under --temp.
+    let temp = tempfile::tempdir().unwrap();
+    let s = Spindle::start(
+        &multi(),
+        &[
+            "--allow-transient-write",
+            "--temp",
+            temp.path().to_str().unwrap(),
+        ],
+    );
+    let r = s.get(write);
+    assert_eq!((r.status, r.text().as_str()), (200, "written"));
+    assert_eq!(s.get("/probe/file?path=/data/note.txt").text(), "changed");
+    // The staged copy changed; the app's own file did not.
+    let staged: Vec<_> = std::fs::read_dir(temp.path()).unwrap().collect();
+    assert_eq!(staged.len(), 1, "one staging directory inside --temp");
+    assert_eq!(
+        std::fs::read_to_string(example("multi/probe-files/note.txt")).unwrap(),
+        original
+    );
+}
+
+#[test]
+fn follow_limits_console_output_to_the_named_components() {
+    let s = Spindle::start(&multi(), &["--follow", "api"]);
+    assert_eq!(s.get("/probe/stdout").status, 200);
+    // Still logged to the probe's files, but not shown on the console.
+    let log = s.log_dir().join("probe_stdout.txt");
+    for _ in 0..50 {
+        if std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("probe says hello")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("probe says hello on stdout"));
+    assert!(!s.stdout().contains("probe says hello"), "{}", s.stdout());
+    assert!(!s.stderr().contains("probe says hello"), "{}", s.stderr());
 }

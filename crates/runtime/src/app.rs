@@ -39,6 +39,9 @@ pub struct RuntimeOptions {
     pub files_dir: Option<PathBuf>,
     /// Key-value stores, databases, variables.
     pub capabilities: CapabilityOptions,
+    /// `--allow-transient-write`: mount `files` writable. They are staged as copies, so writes
+    /// never reach the app's own files (and are gone when Spindle exits).
+    pub allow_transient_write: bool,
 }
 
 impl Default for RuntimeOptions {
@@ -52,6 +55,7 @@ impl Default for RuntimeOptions {
             reuse: InstanceReuse::default(),
             files_dir: None,
             capabilities: CapabilityOptions::default(),
+            allow_transient_write: false,
         }
     }
 }
@@ -269,20 +273,26 @@ fn component_sandbox(
     options: &RuntimeOptions,
     files_dir: &Path,
 ) -> anyhow::Result<Sandbox> {
-    let files_root = stage_files(component, &files_dir.join(&component.id))?;
+    let files_root = stage_files(
+        component,
+        &files_dir.join(&component.id),
+        options.allow_transient_write,
+    )?;
     let env = component
         .env
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    Sandbox::new(
+    let mut sandbox = Sandbox::new(
         &component.id,
         env,
         files_root,
         &options.logs,
         engine.options.max_instance_memory,
         grants,
-    )
+    )?;
+    sandbox.set_files_writable(options.allow_transient_write);
+    Ok(sandbox)
 }
 
 /// Reads content named by a locked-app reference: a `file://` URL or inline bytes.
@@ -396,7 +406,11 @@ fn handler_kind(engine: &wasmtime::Engine, component: &Component) -> anyhow::Res
 
 /// Copies (hard-links where possible) the component's `files` into `root`, mounted read-only
 /// at `/` in the guest. Returns `None` when the component has no files.
-fn stage_files(component: &LockedComponent, root: &Path) -> anyhow::Result<Option<PathBuf>> {
+fn stage_files(
+    component: &LockedComponent,
+    root: &Path,
+    copy: bool,
+) -> anyhow::Result<Option<PathBuf>> {
     if component.files.is_empty() {
         return Ok(None);
     }
@@ -433,7 +447,7 @@ fn stage_files(component: &LockedComponent, root: &Path) -> anyhow::Result<Optio
                 file.path.display()
             ),
         };
-        if std::fs::hard_link(&source, &dest).is_err() {
+        if copy || std::fs::hard_link(&source, &dest).is_err() {
             std::fs::copy(&source, &dest).with_context(|| {
                 format!(
                     "copying file {} for component `{}`",

@@ -48,28 +48,42 @@ impl CompileCache {
     }
 
     /// Returns the compiled form of `wasm` (a component binary), from the cache when possible.
+    /// A freshly compiled component is returned at once; its cache entry is written by a
+    /// background thread, off the start-up path.
     pub fn load(&self, engine: &Engine, wasm: &[u8]) -> anyhow::Result<Component> {
+        self.load_with_index(engine, wasm, None)
+    }
+
+    fn load_with_index(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+        index: Option<PathBuf>,
+    ) -> anyhow::Result<Component> {
         let Some(path) = self.entry_path(engine, wasm) else {
             return compile(engine, wasm);
         };
-        if path.exists() {
-            // SAFETY: the file was written by `Component::serialize` for an engine with the same
-            // compatibility hash (it is part of the file name), into a directory we own.
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => return Ok(component),
-                Err(e) => tracing::warn!(
-                    "ignoring unusable compiled-code cache entry {}: {e}",
-                    path.display()
-                ),
+        if let Some(component) = deserialize(engine, &path) {
+            if let Some(index) = index {
+                write_index(&index, &path);
             }
+            return Ok(component);
         }
         let component = compile(engine, wasm)?;
-        if let Err(e) = store(&path, &component) {
-            tracing::warn!(
-                "could not write compiled-code cache entry {}: {e:#}",
-                path.display()
-            );
-        }
+        let serialized = component.clone();
+        std::thread::Builder::new()
+            .name("spindle-cache-write".into())
+            .spawn(move || {
+                if let Err(e) = store(&path, &serialized) {
+                    tracing::warn!(
+                        "could not write compiled-code cache entry {}: {e:#}",
+                        path.display()
+                    );
+                } else if let Some(index) = index {
+                    write_index(&index, &path);
+                }
+            })
+            .context("starting the cache writer thread")?;
         Ok(component)
     }
 
@@ -83,35 +97,15 @@ impl CompileCache {
         read: impl FnOnce() -> anyhow::Result<Vec<u8>>,
     ) -> anyhow::Result<Component> {
         let index = self.index_path(engine, path);
-        if let Some(index) = &index {
-            if let Some(entry) = std::fs::read_to_string(index)
-                .ok()
-                .and_then(|name| Some(self.dir.as_ref()?.join(name.trim())))
-                .filter(|entry| entry.is_file())
-            {
-                // SAFETY: as in `load`: written by `Component::serialize` for an engine with
-                // the same compatibility hash, in a directory we own.
-                match unsafe { Component::deserialize_file(engine, &entry) } {
-                    Ok(component) => return Ok(component),
-                    Err(e) => tracing::warn!(
-                        "ignoring unusable compiled-code cache entry {}: {e}",
-                        entry.display()
-                    ),
-                }
-            }
+        if let Some(component) = index
+            .as_ref()
+            .and_then(|index| std::fs::read_to_string(index).ok())
+            .and_then(|name| Some(self.dir.as_ref()?.join(name.trim())))
+            .and_then(|entry| deserialize(engine, &entry))
+        {
+            return Ok(component);
         }
-        let wasm = read()?;
-        let component = self.load(engine, &wasm)?;
-        if let (Some(index), Some(entry)) = (index, self.entry_path(engine, &wasm)) {
-            let name = entry.file_name().unwrap_or_default().to_string_lossy();
-            if let Err(e) = write_atomic(&index, name.as_bytes()) {
-                tracing::warn!(
-                    "could not write compiled-code index entry {}: {e:#}",
-                    index.display()
-                );
-            }
-        }
-        Ok(component)
+        self.load_with_index(engine, &read()?, index)
     }
 
     fn engine_key(engine: &Engine) -> u64 {
@@ -165,6 +159,36 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())
+}
+
+/// Maps a cache entry, or None (with a warning when it exists but is unusable).
+fn deserialize(engine: &Engine, entry: &Path) -> Option<Component> {
+    if !entry.is_file() {
+        return None;
+    }
+    // SAFETY: entries are written by `Component::serialize` for an engine with the same
+    // compatibility hash (it is part of the file name), into a directory we own.
+    match unsafe { Component::deserialize_file(engine, entry) } {
+        Ok(component) => Some(component),
+        Err(e) => {
+            tracing::warn!(
+                "ignoring unusable compiled-code cache entry {}: {e}",
+                entry.display()
+            );
+            None
+        }
+    }
+}
+
+/// Points the index entry `index` at the cache entry `entry`.
+fn write_index(index: &Path, entry: &Path) {
+    let name = entry.file_name().unwrap_or_default().to_string_lossy();
+    if let Err(e) = write_atomic(index, name.as_bytes()) {
+        tracing::warn!(
+            "could not write compiled-code index entry {}: {e:#}",
+            index.display()
+        );
+    }
 }
 
 fn compile(engine: &Engine, wasm: &[u8]) -> anyhow::Result<Component> {

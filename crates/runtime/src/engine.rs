@@ -18,6 +18,8 @@ pub struct EngineOptions {
     pub max_instance_memory: usize,
     /// How many instances may be alive at once (per engine) when pooling.
     pub max_instances: u32,
+    /// Keep DWARF debug information in compiled code for native debuggers (`--debug-info`).
+    pub debug_info: bool,
 }
 
 impl Default for EngineOptions {
@@ -26,6 +28,7 @@ impl Default for EngineOptions {
             pooling: true,
             max_instance_memory: 512 << 20,
             max_instances: 1000,
+            debug_info: false,
         }
     }
 }
@@ -71,6 +74,7 @@ fn config(options: &EngineOptions, pooling: bool) -> Config {
     config.wasm_component_model_async(true);
     config.epoch_interruption(true);
     config.memory_init_cow(true);
+    config.debug_info(options.debug_info);
     if pooling {
         let mut pool = PoolingAllocationConfig::new();
         let instances = options.max_instances;

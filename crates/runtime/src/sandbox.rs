@@ -73,6 +73,8 @@ pub struct Sandbox {
     grants: ComponentGrants,
     /// `allowed_outbound_hosts` and the app links for chaining; denies everything by default.
     outbound: OutboundConfig,
+    /// Mount `files_root` writable (`--allow-transient-write`).
+    files_writable: bool,
 }
 
 impl Sandbox {
@@ -94,12 +96,19 @@ impl Sandbox {
             max_memory,
             grants,
             outbound: OutboundConfig::default(),
+            files_writable: false,
         })
     }
 
     /// The component this sandbox belongs to.
     pub fn component_id(&self) -> &str {
         &self.component_id
+    }
+
+    /// Mounts the component's files writable (`--allow-transient-write`): the staged copies
+    /// change, the app's own files never do.
+    pub(crate) fn set_files_writable(&mut self, writable: bool) {
+        self.files_writable = writable;
     }
 
     /// Grants outbound networking (the default denies everything).
@@ -110,6 +119,14 @@ impl Sandbox {
     /// The component's `environment`.
     pub(crate) fn env(&self) -> &[(String, String)] {
         &self.env
+    }
+
+    fn files_perms(&self) -> FsPerms {
+        if self.files_writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        }
     }
 
     /// Memory and table limits for one instance.
@@ -132,7 +149,7 @@ impl Sandbox {
             .allow_udp(false)
             .allow_ip_name_lookup(false);
         if let Some(root) = &self.files_root {
-            wasi.preopened_dir(root, "/", FsPerms::ReadOnly)
+            wasi.preopened_dir(root, "/", self.files_perms())
                 .map_err(anyhow::Error::from)?;
         }
         Ok(wasi)
@@ -148,7 +165,7 @@ impl Sandbox {
             .allow_udp(false)
             .allow_ip_name_lookup(false);
         if let Some(root) = &self.files_root {
-            wasi.preopened_dir(root, "/", FsPerms::ReadOnly)
+            wasi.preopened_dir(root, "/", self.files_perms())
                 .map_err(anyhow::Error::from)?;
         }
         Ok(InstanceState {
@@ -188,6 +205,8 @@ pub struct LogSinks {
     pub truncate: bool,
     /// `-q`: keep guest output off the console.
     pub quiet: bool,
+    /// `--follow ID`: only these components' output goes to the console (all when `None`).
+    pub follow: Option<Vec<String>>,
 }
 
 impl LogSinks {
@@ -199,7 +218,11 @@ impl LogSinks {
         Ok(GuestLog(Arc::new(GuestLogInner {
             prefix: format!("[{component_id}] "),
             stream,
-            console: !self.quiet,
+            console: !self.quiet
+                && self
+                    .follow
+                    .as_ref()
+                    .is_none_or(|ids| ids.iter().any(|id| id == component_id)),
             file: Mutex::new(LogState {
                 file,
                 partial: Vec::new(),

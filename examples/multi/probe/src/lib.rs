@@ -6,6 +6,7 @@
 //!   GET /probe/loop              spins forever
 //!   GET /probe/alloc             allocates 64 MiB chunks until memory runs out
 //!   GET /probe/stdout            writes a line to stdout and one to stderr, then 200
+//!   GET /probe/write?path=<abs>&data=<text>   writes the file: 200, or 403 + the io error
 
 use spin_sdk::http::{IntoResponse, Request, Response};
 use spin_sdk::http_component;
@@ -76,6 +77,18 @@ fn handle_probe(req: Request) -> anyhow::Result<impl IntoResponse> {
                     .body(bytes)
                     .build(),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => text(404, e.to_string()),
+                Err(e) => text(403, e.to_string()),
+            })
+        }
+        "/write" => {
+            let (Some(path), Some(data)) = (
+                query_param(req.query(), "path"),
+                query_param(req.query(), "data"),
+            ) else {
+                return Ok(text(400, "missing ?path=&data="));
+            };
+            Ok(match std::fs::write(&path, data) {
+                Ok(()) => text(200, "written"),
                 Err(e) => text(403, e.to_string()),
             })
         }

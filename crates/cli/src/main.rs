@@ -28,11 +28,6 @@ enum Cli {
 /// Exit code for a bad manifest or bad arguments, as clap uses for usage errors.
 pub const EXIT_BAD_INPUT: u8 = 2;
 
-/// mimalloc instead of glibc malloc: per-thread free lists, no arena lock contention between
-/// the runtime's worker threads (measured in BENCHMARKS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     // Library errors (a guest trap, an instance dropped mid-request) are reported as one-line
     // messages, so capturing a stack backtrace for each of them is wasted work: with

@@ -419,6 +419,7 @@ fn run_locked(
 
         spindle_http::serve(trigger, listener, serve_options, shutdown_signal()).await?;
         println!("Shutting down");
+        CompileCache::finish_writes();
         Ok(())
     })
 }

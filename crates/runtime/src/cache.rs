@@ -71,7 +71,7 @@ impl CompileCache {
         }
         let component = compile(engine, wasm)?;
         let serialized = component.clone();
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("spindle-cache-write".into())
             .spawn(move || {
                 if let Err(e) = store(&path, &serialized) {
@@ -84,7 +84,20 @@ impl CompileCache {
                 }
             })
             .context("starting the cache writer thread")?;
+        PENDING_WRITES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(writer);
         Ok(component)
+    }
+
+    /// Waits for cache entries still being written in the background (call before exiting, so
+    /// a server stopped right after its first start still leaves its compiled code behind).
+    pub fn finish_writes() {
+        let pending = std::mem::take(&mut *PENDING_WRITES.lock().unwrap_or_else(|e| e.into_inner()));
+        for writer in pending {
+            let _ = writer.join();
+        }
     }
 
     /// Returns the compiled form of the component in the file at `path`. `read` produces the
@@ -160,6 +173,10 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())
 }
+
+/// Cache writes started by this process and not yet joined.
+static PENDING_WRITES: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
 
 /// Maps a cache entry, or None (with a warning when it exists but is unusable).
 fn deserialize(engine: &Engine, entry: &Path) -> Option<Component> {

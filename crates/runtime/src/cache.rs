@@ -94,7 +94,8 @@ impl CompileCache {
     /// Waits for cache entries still being written in the background (call before exiting, so
     /// a server stopped right after its first start still leaves its compiled code behind).
     pub fn finish_writes() {
-        let pending = std::mem::take(&mut *PENDING_WRITES.lock().unwrap_or_else(|e| e.into_inner()));
+        let pending =
+            std::mem::take(&mut *PENDING_WRITES.lock().unwrap_or_else(|e| e.into_inner()));
         for writer in pending {
             let _ = writer.join();
         }

@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::GuestTaskId;
-use wasmtime::{Engine, Store, StoreContextMut, UpdateDeadline};
+use wasmtime::{Engine, Store, StoreContextMut};
 use wasmtime_wasi_http::handler::{
     HandlerState, Instance, InstantiationError, ProxyHandler, ProxyPre, ShouldAccept,
     WorkerExpiration, WorkerState, WorkerStatus,
@@ -21,7 +21,7 @@ use wasmtime_wasi_http::handler::{
 use wasmtime_wasi_http::WasiHttpView;
 
 use crate::legacy_http::LegacyHttpHandler;
-use crate::sandbox::{InstanceState, Sandbox};
+use crate::sandbox::{new_store, InstanceState, Sandbox};
 use crate::wagi::WagiHandler;
 use crate::wasi_rc_2023_11_10::RcProxyPre;
 
@@ -210,15 +210,7 @@ impl HandlerState for ComponentServer {
         let component_id: Arc<str> = self.sandbox.component_id().into();
         async move {
             let state = state.map_err(|e| wasmtime::format_err!("{e:#}"))?;
-            let mut store = Store::new(&engine, state);
-            store.limiter(|s| &mut s.limits);
-            // Every epoch tick: trap if the current request is past its deadline, otherwise
-            // yield so a busy guest doesn't hold a runtime thread.
-            store.epoch_deadline_callback(|ctx| match ctx.data().deadline {
-                Some(deadline) if Instant::now() >= deadline => Ok(UpdateDeadline::Interrupt),
-                _ => Ok(UpdateDeadline::Yield(1)),
-            });
-            store.set_epoch_deadline(1);
+            let mut store = new_store(&engine, state);
             let proxy = pre.instantiate_async(&mut store).await?;
             Ok(Instance {
                 store,
@@ -341,13 +333,7 @@ impl RcHandler {
 
         let mut state = self.sandbox.instance_state()?;
         state.deadline = self.request_timeout.map(|t| Instant::now() + t);
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
-        store.epoch_deadline_callback(|ctx| match ctx.data().deadline {
-            Some(deadline) if Instant::now() >= deadline => Ok(UpdateDeadline::Interrupt),
-            _ => Ok(UpdateDeadline::Yield(1)),
-        });
-        store.set_epoch_deadline(1);
+        let mut store = new_store(&self.engine, state);
         let (tx, rx) = tokio::sync::oneshot::channel();
         let mut http = store.data_mut().http();
         let request = http.new_incoming_request(Scheme::Http, request)?;

@@ -14,10 +14,10 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::{BodyExt as _, Full};
-use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime::Engine;
 
 use crate::handler::{Request, Response};
-use crate::sandbox::{InstanceState, Sandbox};
+use crate::sandbox::{new_store, InstanceState, Sandbox};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -104,13 +104,7 @@ impl LegacyHttpHandler {
 
         let mut state = self.sandbox.instance_state()?;
         state.deadline = self.request_timeout.map(|t| Instant::now() + t);
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
-        store.epoch_deadline_callback(|ctx| match ctx.data().deadline {
-            Some(deadline) if Instant::now() >= deadline => Ok(UpdateDeadline::Interrupt),
-            _ => Ok(UpdateDeadline::Yield(1)),
-        });
-        store.set_epoch_deadline(1);
+        let mut store = new_store(&self.engine, state);
         let run = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
             instance

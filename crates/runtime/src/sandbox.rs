@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -184,6 +184,20 @@ impl Sandbox {
             caps: self.grants.instance_state(),
         })
     }
+}
+
+/// A store for one instance with `state`: its memory limits, and an epoch callback that traps
+/// once `state.deadline` has passed and otherwise yields, so a busy guest never holds a runtime
+/// thread for more than one tick.
+pub(crate) fn new_store(engine: &wasmtime::Engine, state: InstanceState) -> Store<InstanceState> {
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limits);
+    store.epoch_deadline_callback(|ctx| match ctx.data().deadline {
+        Some(deadline) if Instant::now() >= deadline => Ok(UpdateDeadline::Interrupt),
+        _ => Ok(UpdateDeadline::Yield(1)),
+    });
+    store.set_epoch_deadline(1);
+    store
 }
 
 /// Which guest stream a log line came from.

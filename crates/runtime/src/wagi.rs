@@ -27,7 +27,7 @@ use wasmtime_wasi::I32Exit;
 use wasmtime_wasi_http::WasiBody;
 
 use crate::handler::{Request, Response};
-use crate::sandbox::{InstanceState, Sandbox};
+use crate::sandbox::{new_store, InstanceState, Sandbox};
 
 /// The most a Wagi program may write to stdout for one response.
 const MAX_STDOUT: usize = 64 << 20;
@@ -197,10 +197,7 @@ impl WagiHandler {
                 let mut state = self.sandbox.instance_state()?;
                 state.wasi = wasi.build();
                 state.deadline = deadline;
-                let mut store = Store::new(&self.engine, state);
-                store.limiter(|s| &mut s.limits);
-                store.epoch_deadline_callback(|ctx| Ok(epoch_tick(ctx.data().deadline)));
-                store.set_epoch_deadline(1);
+                let mut store = new_store(&self.engine, state);
                 let command = pre.instantiate_async(&mut store).await?;
                 match command.wasi_cli_run().call_run(&mut store).await {
                     Ok(Ok(())) => Ok(()),

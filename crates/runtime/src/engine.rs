@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch ticks. Request deadlines are measured in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -109,7 +109,11 @@ fn config(options: &EngineOptions, pooling: bool) -> Config {
             // guests. Measured: table_keep_resident 1 MiB took the Rust hello from ~7.1k to
             // ~10.4k req/s on 2 cores (BENCHMARKS.md).
             .linear_memory_keep_resident(options.keep_resident)
-            .table_keep_resident(1 << 20);
+            .table_keep_resident(1 << 20)
+            // With PAGEMAP_SCAN (Linux 6.7+) only the pages an instance actually dirtied are
+            // reset, instead of memset/memcpy over the whole kept-resident prefix; pages it
+            // never wrote stay shared with the image. Older kernels fall back to the plain reset.
+            .pagemap_scan(Enabled::Auto);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     config

@@ -391,6 +391,11 @@ fn run_locked(
         allow_transient_write: args.allow_transient_write,
     };
 
+    // Listen before the app is loaded: a client that connects during start-up waits in the
+    // backlog and is answered as soon as the app is ready, instead of being refused and
+    // retrying. A port that is taken is reported before any loading work.
+    let listener = bind_listener(args.listen, args.find_free_port)?;
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -401,13 +406,14 @@ fn run_locked(
             .join()
             .map_err(|_| anyhow::anyhow!("the engine thread panicked"))??;
         tracing::debug!("startup: engine ready after {:?} more", t0.elapsed());
-        let app = tokio::task::spawn_blocking(move || App::load(&engine, locked, &options))
-            .await
-            .context("loading the app")??;
+        // Loaded on this thread: nothing else runs on the runtime yet, and a hop to the
+        // blocking pool would only add a thread start to the path to the first response.
+        let app = App::load(&engine, locked, &options)?;
         tracing::debug!("startup: app loaded at {:?}", t0.elapsed());
         let trigger = HttpTrigger::shared(Arc::new(app));
 
-        let listener = bind_listener(args.listen, args.find_free_port).await?;
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .context("registering the listening socket")?;
         let addr = listener.local_addr()?;
         tracing::debug!("startup: listening at {:?}", t0.elapsed());
         println!(
@@ -448,18 +454,15 @@ fn select_components(
     Ok(())
 }
 
-async fn bind_listener(
-    addr: SocketAddr,
-    find_free_port: bool,
-) -> anyhow::Result<tokio::net::TcpListener> {
+fn bind_listener(addr: SocketAddr, find_free_port: bool) -> anyhow::Result<std::net::TcpListener> {
     if !find_free_port {
-        return spindle_http::bind(addr).await;
+        return spindle_http::bind(addr);
     }
     let mut last = None;
     for offset in 0..20u16 {
         let mut candidate = addr;
         candidate.set_port(addr.port().saturating_add(offset));
-        match spindle_http::bind(candidate).await {
+        match spindle_http::bind(candidate) {
             Ok(listener) => return Ok(listener),
             Err(e) => last = Some(e),
         }

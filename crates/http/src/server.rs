@@ -262,9 +262,11 @@ fn static_response(
     response
 }
 
-/// Binds `addr`, with an error that says what to do when it fails.
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).await.map_err(|e| {
+/// Binds `addr` (non-blocking, ready for [`TcpListener::from_std`]), with an error that says
+/// what to do when it fails. A plain function so that a server can bind before it has a
+/// runtime or an app: connections that arrive while the app loads wait in the backlog.
+pub fn bind(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| {
         let hint = match e.kind() {
             std::io::ErrorKind::AddrInUse => {
                 " (help: another process is using this port; pick another with --listen)"
@@ -275,7 +277,11 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
             _ => "",
         };
         anyhow::anyhow!("cannot listen on {addr}: {e}{hint}")
-    })
+    })?;
+    listener
+        .set_nonblocking(true)
+        .with_context(|| format!("cannot listen on {addr}: setting the socket non-blocking"))?;
+    Ok(listener)
 }
 
 /// How connections are served.

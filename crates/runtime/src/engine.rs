@@ -59,6 +59,7 @@ impl SpindleEngine {
     /// Builds the engine. If the pooling allocator cannot reserve its address space (for example
     /// under a tight `ulimit -v`), falls back to on-demand allocation with a warning.
     pub fn new(options: EngineOptions) -> anyhow::Result<Self> {
+        let started = std::time::Instant::now();
         let engine = if options.pooling {
             match Engine::new(&config(&options, true)) {
                 Ok(engine) => engine,
@@ -77,6 +78,7 @@ impl SpindleEngine {
                 .context("creating the wasmtime engine")?
         };
         start_epoch_ticker(&engine);
+        tracing::debug!("startup: engine built in {:?}", started.elapsed());
         Ok(Self { engine, options })
     }
 }

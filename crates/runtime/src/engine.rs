@@ -14,8 +14,9 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// fault on an image page costs a TLB-shootdown IPI to the other cores: profiling the JS hello
 /// showed ~45 % of server CPU there. Resetting the first 16 MiB in place keeps a JS or Python
 /// heap resident between instances (JS hello 1.0k → 2.5k req/s, Python 0.35k → 0.7k req/s on
-/// this 2-core machine) at the price of up to 16 MiB resident per warm memory slot; small
-/// guests (the Rust hello's memory is ~1 MiB) only ever reset what they have.
+/// this 2-core machine). With `PAGEMAP_SCAN` (Linux 6.7+, enabled in the pooling config below) only the pages an
+/// instance dirtied are reset and stay resident, so a slot costs what its guest writes, not
+/// 16 MiB; without it the whole prefix is reset.
 pub const DEFAULT_KEEP_RESIDENT: usize = 16 << 20;
 
 /// Engine-wide settings, usually taken from `spindle up` flags.

@@ -613,11 +613,34 @@ fn tls_listener_serves_https() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    // A client that connects and never starts the TLS handshake is dropped after 10 s.
+    let silent = if reply.is_some() {
+        use std::io::Read as _;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let started = std::time::Instant::now();
+        let read = stream.read(&mut [0u8; 16]);
+        Some((read.map_err(|e| e.kind()), started.elapsed()))
+    } else {
+        None
+    };
     let _ = child.kill();
     let _ = child.wait();
     let out = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
     let err = std::fs::read_to_string(dir.path().join("err.txt")).unwrap();
     let (status, body) = reply.unwrap_or_else(|| panic!("no HTTPS answer\n{out}\n{err}"));
+    let (read, waited) = silent.unwrap();
+    assert_eq!(
+        read,
+        Ok(0),
+        "the silent connection was not closed: {out}{err}"
+    );
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(19),
+        "closed after {waited:?}"
+    );
     assert_eq!(body, "Hello from Spindle! (Rust spin-sdk)\n");
     // ALPN offers HTTP/2, which curl picks.
     assert_eq!(status, "200 2", "{out}{err}");

@@ -28,6 +28,10 @@ use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 use crate::headers::SpinHeaders;
 use crate::router::Router;
 
+/// How long a client may take to complete the TLS handshake before its connection is closed,
+/// so that idle or slow clients cannot hold connections open without ever sending a request.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Spin's reserved path prefix.
 const WELL_KNOWN: &str = "/.well-known/spin/";
 
@@ -331,17 +335,27 @@ pub async fn serve(
                         .serve_connection(TokioIo::new(stream), service)
                         .await
                 }
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(stream) => {
-                        builder
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await
+                Some(acceptor) => {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(stream)) => {
+                            builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!("TLS handshake with {client} failed: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(
+                                "TLS handshake with {client} took longer than \
+                                 {TLS_HANDSHAKE_TIMEOUT:?}; connection closed"
+                            );
+                            return;
+                        }
                     }
-                    Err(e) => {
-                        tracing::debug!("TLS handshake with {client} failed: {e}");
-                        return;
-                    }
-                },
+                }
             };
             if let Err(e) = served {
                 tracing::debug!("connection from {client} ended: {e}");

@@ -12,6 +12,13 @@ use spindle_manifest::locked::{ContentRef, LockedApp};
 
 use crate::Cache;
 
+/// Longest pause between two reads of a download.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Largest component a URL source may have (1 GiB): a server that never ends its body must
+/// not fill the disk. The digest check refuses anything else that is wrong.
+const MAX_DOWNLOAD: u64 = 1 << 30;
+
 /// Downloads every `http(s)://` component (and component dependency) source of `locked` that
 /// is not in `cache` yet, verifies it against its digest, and rewrites the source to the
 /// cached `file://` path (keeping the digest).
@@ -19,6 +26,8 @@ pub async fn fetch_url_sources(mut locked: LockedApp, cache: &Cache) -> anyhow::
     crate::ensure_crypto_provider();
     let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(30))
+        // A server that stops sending mid-body fails the start instead of hanging it.
+        .read_timeout(READ_TIMEOUT)
         .user_agent(concat!("spindle/", env!("CARGO_PKG_VERSION")))
         .build()
         .context("creating the HTTP client for component downloads")?;
@@ -79,7 +88,7 @@ async fn fetch(
         .with_context(|| format!("{what}: {url}"))?;
     if !path.is_file() {
         tracing::info!("downloading {url} for {what}");
-        download(client, cache, url, digest)
+        download(client, cache, url, digest, MAX_DOWNLOAD)
             .await
             .with_context(|| format!("{what}: downloading {url}"))?;
     }
@@ -94,16 +103,29 @@ async fn download(
     cache: &Cache,
     url: &str,
     digest: &str,
+    max: u64,
 ) -> anyhow::Result<()> {
     let response = client.get(url).send().await?;
     let status = response.status();
     if !status.is_success() {
         bail!("the server answered {status} (help: check the URL in the manifest)");
     }
+    if response.content_length().is_some_and(|len| len > max) {
+        bail!("the file is larger than {max} bytes, the limit for a component source");
+    }
     let mut writer = cache.blob_writer(digest)?;
     let mut body = response.bytes_stream();
+    let mut received = 0u64;
     while let Some(chunk) = body.next().await {
-        writer.write(&chunk.context("reading the response body")?)?;
+        let chunk = chunk.context("reading the response body")?;
+        received += chunk.len() as u64;
+        if received > max {
+            bail!(
+                "the download passed {max} bytes, the limit for a component source; nothing \
+                 was cached"
+            );
+        }
+        writer.write(&chunk)?;
     }
     writer.commit().map(drop).map_err(|e| {
         anyhow::anyhow!(
@@ -190,5 +212,24 @@ mod tests {
         assert!(msg.contains(&url), "{msg}");
         assert!(msg.contains("digest"), "{msg}");
         assert!(!cache.has_blob(&wrong));
+    }
+
+    #[tokio::test]
+    async fn oversized_download_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(Some(dir.path().to_path_buf())).unwrap();
+        let body = b"\0asm\x01\0\0\0".to_vec();
+        let digest = crate::sha256_digest(&body);
+        let (url, server) = serve(body, 1);
+        let client = reqwest::Client::new();
+        let err = download(&client, &cache, &url, &digest, 4)
+            .await
+            .unwrap_err();
+        server.join().unwrap();
+        assert!(
+            format!("{err:#}").contains("larger than 4 bytes"),
+            "{err:#}"
+        );
+        assert!(!cache.has_blob(&digest));
     }
 }

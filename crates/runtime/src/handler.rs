@@ -336,7 +336,12 @@ impl RcHandler {
         let mut store = new_store(&self.engine, state);
         let (tx, rx) = tokio::sync::oneshot::channel();
         let mut http = store.data_mut().http();
-        let request = http.new_incoming_request(Scheme::Http, request)?;
+        // The server gives every request an absolute URI with the listener's scheme.
+        let scheme = match request.uri().scheme_str() {
+            Some("https") => Scheme::Https,
+            _ => Scheme::Http,
+        };
+        let request = http.new_incoming_request(scheme, request)?;
         let response_out = http.new_response_outparam(tx)?;
 
         // The guest may keep writing the body after it hands over the response, so it runs in

@@ -132,6 +132,31 @@ impl Spindle {
     }
 }
 
+impl Spindle {
+    /// Stops the server the way a user or kubelet does (SIGTERM), waits (bounded) for it to
+    /// exit and returns whether it exited cleanly. Work the server finishes at shutdown (such
+    /// as compiled-code cache writes) is complete when this returns.
+    pub fn stop(mut self) -> bool {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(sent, "could not send SIGTERM to spindle");
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "spindle did not exit within 60 s of SIGTERM\n{}",
+            self.stderr()
+        );
+    }
+}
+
 impl Drop for Spindle {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -472,7 +472,7 @@ fn bind_listener(addr: SocketAddr, find_free_port: bool) -> anyhow::Result<std::
 
 fn print_routes(trigger: &HttpTrigger, scheme: &str, addr: SocketAddr) {
     println!("Available Routes:");
-    for (pattern, target) in trigger.router().routes() {
+    for (pattern, target) in trigger.routes() {
         let name = match target {
             Target::Component(id) => id.clone(),
             Target::Static { status, .. } => format!("static response {status}"),

@@ -54,6 +54,57 @@ fn rust_spin_sdk_7_wasip3_hello() {
 }
 
 #[test]
+fn wasip3_instances_are_reused_within_the_limits() {
+    require_built(&example(
+        "hello-rust-p3/target/wasm32-wasip2/release/hello_rust_p3.wasm",
+    ));
+    let manifest = example("hello-rust-p3/spin.toml");
+    // The guest counts the requests its instance has served.
+    let nth = |s: &Spindle| -> u64 {
+        let r = s.get("/");
+        assert_eq!(r.status, 200, "{}", s.stderr());
+        r.header("x-instance-request")
+            .expect("x-instance-request header")
+            .parse()
+            .unwrap()
+    };
+    // At most 3 requests per instance, then a fresh one.
+    let s = Spindle::start(
+        &manifest,
+        &[
+            "--max-instance-reuse-count",
+            "3",
+            "--idle-instance-timeout",
+            "60s",
+        ],
+    );
+    let seen: Vec<u64> = (0..7).map(|_| nth(&s)).collect();
+    assert_eq!(seen, [1, 2, 3, 1, 2, 3, 1]);
+    drop(s);
+    // An instance idle for longer than the idle timeout is dropped; a busy one is kept.
+    let s = Spindle::start(&manifest, &["--idle-instance-timeout", "2s"]);
+    assert_eq!(nth(&s), 1);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(nth(&s), 2);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        nth(&s),
+        3,
+        "idle for less than the timeout: still the same instance"
+    );
+    std::thread::sleep(Duration::from_millis(3500));
+    assert_eq!(
+        nth(&s),
+        1,
+        "idle for longer than the timeout: a fresh instance"
+    );
+    // Reuse count 1 is a fresh instance per request, as for WASIp2.
+    drop(s);
+    let s = Spindle::start(&manifest, &["--max-instance-reuse-count", "1"]);
+    assert_eq!([nth(&s), nth(&s), nth(&s)], [1, 1, 1]);
+}
+
+#[test]
 fn python_spin_sdk_hello() {
     require_built(&example("hello-python/app.wasm"));
     let s = Spindle::start(&example("hello-python/spin.toml"), &[]);

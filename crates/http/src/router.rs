@@ -51,6 +51,14 @@ impl RoutePattern {
         }
     }
 
+    /// The names of the route's `:name` segments, in order.
+    pub fn param_names(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Param(name) => Some(name.as_str()),
+            Segment::Literal(_) => None,
+        })
+    }
+
     /// Whether the route ends in a wildcard.
     pub fn is_wildcard(&self) -> bool {
         self.wildcard

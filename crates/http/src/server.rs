@@ -25,8 +25,8 @@ use spindle_runtime::{App, SelfRequestHandler};
 use tokio::net::TcpListener;
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
-use crate::headers::SpinHeaders;
-use crate::router::Router;
+use crate::headers::{RouteHeaders, SpinHeaders};
+use crate::router::{RoutePattern, Router};
 
 /// How long a client may take to complete the TLS handshake before its connection is closed,
 /// so that idle or slow clients cannot hold connections open without ever sending a request.
@@ -54,7 +54,13 @@ pub enum Target {
 /// The HTTP trigger of one app: its routes and the loaded app they lead into.
 pub struct HttpTrigger {
     app: Arc<App>,
-    router: Router<Target>,
+    router: Router<Routed>,
+}
+
+/// A route's target and the `spin-*` header values that only depend on the route.
+struct Routed {
+    target: Target,
+    headers: RouteHeaders,
 }
 
 impl HttpTrigger {
@@ -78,7 +84,8 @@ impl HttpTrigger {
                     body: body.clone(),
                 },
             };
-            router.add(route, target);
+            let headers = RouteHeaders::new(&RoutePattern::parse(route));
+            router.add(route, Routed { target, headers });
         }
         Self { app, router }
     }
@@ -94,9 +101,11 @@ impl HttpTrigger {
         trigger
     }
 
-    /// The router, e.g. to print the routes at start.
-    pub fn router(&self) -> &Router<Target> {
-        &self.router
+    /// The routes in declaration order, e.g. to print them at start.
+    pub fn routes(&self) -> impl Iterator<Item = (&RoutePattern, &Target)> {
+        self.router
+            .routes()
+            .map(|(pattern, routed)| (pattern, &routed.target))
     }
 
     /// Handles one request from `client`. Never fails: every error becomes a response.
@@ -118,19 +127,17 @@ impl HttpTrigger {
         scheme: &str,
         client: SocketAddr,
     ) -> Response<WasiBody> {
-        let method = request.method().clone();
-        let path = request.uri().path().to_string();
-
         // 1. Spin's own endpoints.
+        let path = request.uri().path();
         if let Some(endpoint) = path.strip_prefix(WELL_KNOWN) {
             return self.well_known(endpoint);
         }
 
         // 2. Route.
-        let Some(routed) = self.router.route(&path) else {
+        let Some(routed) = self.router.route(path) else {
             return empty(StatusCode::NOT_FOUND);
         };
-        let component_id = match routed.target {
+        let component_id = match &routed.target.target {
             Target::Static {
                 status,
                 headers,
@@ -144,27 +151,35 @@ impl HttpTrigger {
         };
 
         // 3. Shape the request as Spin does: absolute URI, spin-* headers, no hop-by-hop headers.
+        // The URI and `spin-full-url` share one buffer.
         let (mut parts, body) = request.into_parts();
-        let full_url = absolute_url(scheme, &parts.uri, parts.headers.get(header::HOST));
-        if let Ok(uri) = full_url.parse::<Uri>() {
+        let original_uri = parts.uri.clone();
+        let full_url = Bytes::from(absolute_url(
+            scheme,
+            &parts.uri,
+            parts.headers.get(header::HOST),
+        ));
+        if let Ok(uri) = Uri::from_maybe_shared(full_url.clone()) {
             parts.uri = uri;
         }
         parts.headers.remove(header::CONNECTION);
         SpinHeaders::new(
+            &routed.target.headers,
             full_url,
-            routed.pattern,
-            &routed.params,
-            &routed.path_info,
+            routed.params,
+            routed.path_info,
             client,
         )
         .apply(&mut parts.headers);
+        let method = parts.method.clone();
 
         // 4. Instantiate and run the component.
         match handler.handle(Request::from_parts(parts, body)).await {
             Ok(response) => response,
             Err(error) => {
                 tracing::error!(
-                    "component `{component_id}` failed handling {method} {path} (route {}): {error:#}",
+                    "component `{component_id}` failed handling {method} {} (route {}): {error:#}",
+                    original_uri.path(),
                     routed.pattern.raw
                 );
                 empty(StatusCode::INTERNAL_SERVER_ERROR)

@@ -39,6 +39,11 @@ impl CompileCache {
         Self { dir: None }
     }
 
+    /// Whether compiled code is stored (false for [`CompileCache::disabled`]).
+    pub fn is_enabled(&self) -> bool {
+        self.dir.is_some()
+    }
+
     /// The default location: `$XDG_CACHE_HOME/spindle/compiled` or `~/.cache/spindle/compiled`.
     pub fn default_dir() -> Option<PathBuf> {
         let base = std::env::var_os("XDG_CACHE_HOME")

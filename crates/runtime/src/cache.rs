@@ -98,10 +98,13 @@ impl CompileCache {
 
     /// Waits for cache entries still being written in the background (call before exiting, so
     /// a server stopped right after its first start still leaves its compiled code behind).
+    ///
+    /// The list stays locked while the writes are joined, so a second caller (shutdown while
+    /// the app moves to the pooling engine) waits for the same writes instead of finding the
+    /// list empty and returning before they are done.
     pub fn finish_writes() {
-        let pending =
-            std::mem::take(&mut *PENDING_WRITES.lock().unwrap_or_else(|e| e.into_inner()));
-        for writer in pending {
+        let mut pending = PENDING_WRITES.lock().unwrap_or_else(|e| e.into_inner());
+        for writer in pending.drain(..) {
             let _ = writer.join();
         }
     }

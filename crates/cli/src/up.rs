@@ -257,11 +257,7 @@ fn manifest_path(from: Option<&Path>) -> anyhow::Result<PathBuf> {
 
 /// Runs `spindle up`.
 pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
-    // The engine is made on its own thread while the manifest is read. With the pooling
-    // allocator (the default) the app is first loaded on an engine that allocates instances
-    // on demand, which is ready in well under a millisecond; the pooling allocator's
-    // reservations (~3 ms, mostly one mprotect per fiber-stack guard page) are made after the
-    // server is listening, and the app moves there (see `App::move_to_engine`).
+    // The engine (pooling allocator reservations, ~3 ms) is made while the manifest is read.
     let mut engine_options = EngineOptions {
         pooling: !args.disable_pooling,
         ..EngineOptions::default()
@@ -273,16 +269,10 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
     if let Some(bytes) = args.pooling_keep_resident {
         engine_options.keep_resident = bytes;
     }
-    let pooled = engine_options.pooling.then(|| engine_options.clone());
-    let first_options = EngineOptions {
-        pooling: false,
-        ..engine_options
-    };
-    let first = std::thread::Builder::new()
+    let engine = std::thread::Builder::new()
         .name("spindle-engine".into())
-        .spawn(move || SpindleEngine::new(first_options))
+        .spawn(move || SpindleEngine::new(engine_options))
         .context("starting the engine thread")?;
-    let engine = Engines { first, pooled };
     let reference = match (&args.from_registry, &args.from_file) {
         (Some(reference), _) => Some(reference.clone()),
         (None, Some(path)) => {
@@ -322,7 +312,7 @@ fn run_locked(
     args: UpArgs,
     mut locked: spindle_manifest::locked::LockedApp,
     app_dir: PathBuf,
-    engine: Engines,
+    engine: std::thread::JoinHandle<anyhow::Result<SpindleEngine>>,
 ) -> anyhow::Result<()> {
     if !args.component_id.is_empty() {
         select_components(&mut locked, &args.component_id)?;
@@ -412,45 +402,15 @@ fn run_locked(
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let t0 = std::time::Instant::now();
-        let first = engine
-            .first
+        let engine = engine
             .join()
             .map_err(|_| anyhow::anyhow!("the engine thread panicked"))??;
         tracing::debug!("startup: engine ready after {:?} more", t0.elapsed());
-        // Without a compile cache the app could not move without compiling again: load it on
-        // the pooling engine directly.
-        let (first, pooled) = match engine.pooled {
-            Some(pooled) if !options.cache.is_enabled() => (SpindleEngine::new(pooled)?, None),
-            pooled => (first, pooled),
-        };
         // Loaded on this thread: nothing else runs on the runtime yet, and a hop to the
         // blocking pool would only add a thread start to the path to the first response.
-        let app = Arc::new(App::load(&first, locked, &options)?);
+        let app = App::load(&engine, locked, &options)?;
         tracing::debug!("startup: app loaded at {:?}", t0.elapsed());
-        if let Some(pooled) = pooled {
-            let app = app.clone();
-            let options = options.clone();
-            std::thread::Builder::new()
-                .name("spindle-pooling".into())
-                .spawn(move || {
-                    lower_thread_priority();
-                    let started = std::time::Instant::now();
-                    match SpindleEngine::new(pooled)
-                        .and_then(|engine| app.move_to_engine(&engine, &options))
-                    {
-                        Ok(moved) => tracing::debug!(
-                            "startup: {} component(s) moved to the pooling engine in {:?}",
-                            moved.len(),
-                            started.elapsed()
-                        ),
-                        Err(e) => tracing::warn!(
-                            "components stay on the on-demand instance allocator: {e:#}"
-                        ),
-                    }
-                })
-                .context("starting the pooling engine thread")?;
-        }
-        let trigger = HttpTrigger::shared(app);
+        let trigger = HttpTrigger::shared(Arc::new(app));
 
         let listener = tokio::net::TcpListener::from_std(listener)
             .context("registering the listening socket")?;
@@ -468,23 +428,6 @@ fn run_locked(
         CompileCache::finish_writes();
         Ok(())
     })
-}
-
-/// Lowers this thread's scheduling priority (nice 10), so background start-up work runs on
-/// cores the first requests leave idle instead of competing with them.
-fn lower_thread_priority() {
-    // SAFETY: plain syscalls on the calling thread; failure leaves the priority unchanged.
-    unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
-    }
-}
-
-/// The engine being built for the app, and the pooling engine it moves to once the server
-/// is up (`None`: the first engine is the only one).
-struct Engines {
-    first: std::thread::JoinHandle<anyhow::Result<SpindleEngine>>,
-    pooled: Option<EngineOptions>,
 }
 
 /// `-c/--component-id`: keeps only the named components and the triggers that run them.

@@ -69,7 +69,7 @@ fn wasip3_instances_are_reused_within_the_limits() {
             .unwrap()
     };
     // At most 3 requests per instance, then a fresh one.
-    let s = start_pooled(
+    let s = Spindle::start(
         &manifest,
         &[
             "--max-instance-reuse-count",
@@ -82,7 +82,7 @@ fn wasip3_instances_are_reused_within_the_limits() {
     assert_eq!(seen, [1, 2, 3, 1, 2, 3, 1]);
     drop(s);
     // An instance idle for longer than the idle timeout is dropped; a busy one is kept.
-    let s = start_pooled(&manifest, &["--idle-instance-timeout", "2s"]);
+    let s = Spindle::start(&manifest, &["--idle-instance-timeout", "2s"]);
     assert_eq!(nth(&s), 1);
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(nth(&s), 2);
@@ -100,60 +100,8 @@ fn wasip3_instances_are_reused_within_the_limits() {
     );
     // Reuse count 1 is a fresh instance per request, as for WASIp2.
     drop(s);
-    let s = start_pooled(&manifest, &["--max-instance-reuse-count", "1"]);
+    let s = Spindle::start(&manifest, &["--max-instance-reuse-count", "1"]);
     assert_eq!([nth(&s), nth(&s), nth(&s)], [1, 1, 1]);
-}
-
-/// Starts Spindle and waits until its components have moved from the start-up engine to the
-/// pooling engine, so that instance counts do not depend on when the move happens.
-fn start_pooled(manifest: &std::path::Path, extra: &[&str]) -> Spindle {
-    let s = Spindle::start_with_env(manifest, extra, &[("RUST_LOG", "spindle=debug")]);
-    assert!(
-        s.wait_for_output("component(s) moved to the pooling engine"),
-        "{}",
-        s.stderr()
-    );
-    s
-}
-
-#[test]
-fn app_moves_from_the_start_up_engine_to_the_pooling_engine() {
-    let app = multi();
-    // Requests are answered from the start, on the on-demand engine, and after the move.
-    let s = Spindle::start_with_env(&app, &[], &[("RUST_LOG", "spindle=debug")]);
-    assert_eq!(s.get("/api/users").status, 200, "{}", s.stderr());
-    assert!(
-        s.wait_for_output("component(s) moved to the pooling engine"),
-        "{}",
-        s.stderr()
-    );
-    for _ in 0..3 {
-        assert_eq!(s.get("/api/users").status, 200, "{}", s.stderr());
-        assert_eq!(s.get("/probe/env/GREETING").status, 200);
-    }
-    assert!(!s.stderr().contains("stay on"), "{}", s.stderr());
-    drop(s);
-    // Without a compile cache nothing could move without compiling again: the app is loaded
-    // on the pooling engine directly.
-    let debug = [("RUST_LOG", "spindle=debug")];
-    let s = Spindle::start_with_env(&app, &["--disable-cache"], &debug);
-    assert_eq!(s.get("/api/users").status, 200, "{}", s.stderr());
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        !s.stderr().contains("moved to the pooling"),
-        "{}",
-        s.stderr()
-    );
-    drop(s);
-    // --disable-pooling: one on-demand engine, nothing moves.
-    let s = Spindle::start_with_env(&app, &["--disable-pooling"], &debug);
-    assert_eq!(s.get("/api/users").status, 200, "{}", s.stderr());
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        !s.stderr().contains("moved to the pooling"),
-        "{}",
-        s.stderr()
-    );
 }
 
 #[test]

@@ -147,63 +147,6 @@ impl App {
         &self.links
     }
 
-    /// Moves the app's `wasi:http` components to `engine`, which must be compatible with the
-    /// one the app was loaded on (same settings but the instance allocator). Their compiled
-    /// code comes from the compile cache, so nothing is compiled again; with the cache disabled
-    /// nothing moves. Requests already running finish on the old engine. Returns the ids of
-    /// the components that moved.
-    ///
-    /// `spindle up` loads the app on an engine that allocates instances on demand (ready in
-    /// well under a millisecond) and moves it here once the pooling allocator's reservations
-    /// (~3 ms) are made, so the first request does not wait for them.
-    pub fn move_to_engine(
-        &self,
-        engine: &SpindleEngine,
-        options: &RuntimeOptions,
-    ) -> anyhow::Result<Vec<String>> {
-        if !options.cache.is_enabled() {
-            return Ok(Vec::new());
-        }
-        // Compiled entries are written in the background; the new engine reads them.
-        CompileCache::finish_writes();
-        let linker = host_linker(&engine.engine)?;
-        let mut moved = Vec::new();
-        for (id, handler) in &self.handlers {
-            let kind = handler.kind();
-            if !matches!(kind, HandlerKind::WasiHttpP2 | HandlerKind::WasiHttpP3) {
-                continue;
-            }
-            let prepared = (|| {
-                let component = self.locked.component(id).context("not in the app")?;
-                let content = &component.source.content;
-                let compiled = match content.local_path() {
-                    // Only from the cache: compiling again would cost far more than it saves.
-                    Some(path) if content.inline.is_none() => {
-                        options.cache.load_file(&engine.engine, &path, || {
-                            anyhow::bail!("its compiled code is not in the cache")
-                        })?
-                    }
-                    _ => compile(engine, component, options)?,
-                };
-                let mut linker = linker.clone();
-                crate::unsupported::link_unsupported(&mut linker, &engine.engine, &compiled)?;
-                let instance_pre = linker
-                    .instantiate_pre(&compiled)
-                    .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-                proxy_pre(kind, instance_pre)
-            })();
-            match prepared {
-                Ok(pre) => {
-                    if handler.move_to_engine(engine.engine.clone(), pre) {
-                        moved.push(id.clone());
-                    }
-                }
-                Err(e) => tracing::debug!("component `{id}` stays on its first engine: {e:#}"),
-            }
-        }
-        Ok(moved)
-    }
-
     /// The handler for a component, if an HTTP trigger uses it.
     pub fn handler(&self, component_id: &str) -> Option<&ComponentHandler> {
         self.handlers.get(component_id)
@@ -248,7 +191,14 @@ fn load_component(
         )?;
         return Ok(ComponentHandler::wagi(wagi));
     }
-    let compiled = compile(engine, component, options)?;
+    let read = || componentize_if_needed(read_content(&component.source.content, "source")?);
+    let compiled = match component.source.content.local_path() {
+        // A local file: the cache's index can skip reading and hashing it.
+        Some(path) if component.source.content.inline.is_none() => {
+            options.cache.load_file(&engine.engine, &path, read)
+        }
+        _ => options.cache.load(&engine.engine, &read()?),
+    }?;
 
     let kind = handler_kind(&engine.engine, &compiled)?;
 
@@ -292,39 +242,7 @@ fn load_component(
             ),
         ));
     }
-    let pre = proxy_pre(kind, instance_pre)?;
-    Ok(ComponentHandler::new(
-        engine.engine.clone(),
-        pre,
-        kind,
-        sandbox,
-        options.reuse,
-        options.request_timeout,
-    ))
-}
-
-/// The compiled component of `component`'s source, through the compile cache.
-fn compile(
-    engine: &SpindleEngine,
-    component: &LockedComponent,
-    options: &RuntimeOptions,
-) -> anyhow::Result<Component> {
-    let read = || componentize_if_needed(read_content(&component.source.content, "source")?);
-    match component.source.content.local_path() {
-        // A local file: the cache's index can skip reading and hashing it.
-        Some(path) if component.source.content.inline.is_none() => {
-            options.cache.load_file(&engine.engine, &path, read)
-        }
-        _ => options.cache.load(&engine.engine, &read()?),
-    }
-}
-
-/// The `wasi:http` pre-instance of a linked component whose handler is of `kind`.
-fn proxy_pre(
-    kind: HandlerKind,
-    instance_pre: wasmtime::component::InstancePre<InstanceState>,
-) -> anyhow::Result<ProxyPre<InstanceState>> {
-    Ok(match kind {
+    let pre = match kind {
         HandlerKind::WasiHttpP2 => ProxyPre::P2(
             wasmtime_wasi_http::p2::bindings::ProxyPre::new(instance_pre)
                 .map_err(|e| anyhow::anyhow!("{e:#}"))?,
@@ -334,9 +252,17 @@ fn proxy_pre(
                 .map_err(|e| anyhow::anyhow!("{e:#}"))?,
         ),
         HandlerKind::Wagi | HandlerKind::LegacyHttp | HandlerKind::WasiHttpRc => {
-            anyhow::bail!("not a wasi:http handler")
+            unreachable!("handled above / handler_kind never returns Wagi")
         }
-    })
+    };
+    Ok(ComponentHandler::new(
+        engine.engine.clone(),
+        pre,
+        kind,
+        sandbox,
+        options.reuse,
+        options.request_timeout,
+    ))
 }
 
 /// The sandbox of one component: its environment, staged files, logs and grants.

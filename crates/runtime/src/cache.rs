@@ -39,11 +39,6 @@ impl CompileCache {
         Self { dir: None }
     }
 
-    /// Whether compiled code is stored (false for [`CompileCache::disabled`]).
-    pub fn is_enabled(&self) -> bool {
-        self.dir.is_some()
-    }
-
     /// The default location: `$XDG_CACHE_HOME/spindle/compiled` or `~/.cache/spindle/compiled`.
     pub fn default_dir() -> Option<PathBuf> {
         let base = std::env::var_os("XDG_CACHE_HOME")
@@ -99,9 +94,9 @@ impl CompileCache {
     /// Waits for cache entries still being written in the background (call before exiting, so
     /// a server stopped right after its first start still leaves its compiled code behind).
     ///
-    /// The list stays locked while the writes are joined, so a second caller (shutdown while
-    /// the app moves to the pooling engine) waits for the same writes instead of finding the
-    /// list empty and returning before they are done.
+    /// The list stays locked while the writes are joined, so a second caller (from another
+    /// thread) waits for the same writes instead of finding the list empty and returning
+    /// before they are done.
     pub fn finish_writes() {
         let mut pending = PENDING_WRITES.lock().unwrap_or_else(|e| e.into_inner());
         for writer in pending.drain(..) {

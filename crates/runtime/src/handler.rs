@@ -8,7 +8,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -75,9 +75,7 @@ pub struct ComponentHandler {
 
 #[derive(Clone)]
 enum Inner {
-    /// Behind a lock so that [`ComponentHandler::move_to_engine`] can switch every clone of
-    /// this handler to another engine at once; requests already running keep their own.
-    Http(Arc<HttpSlot>),
+    Http(ProxyHandler<ComponentServer>),
     Wagi(Arc<WagiHandler>),
     Legacy(Arc<LegacyHttpHandler>),
     Rc(Arc<RcHandler>),
@@ -104,17 +102,13 @@ impl ComponentHandler {
             | HandlerKind::WasiHttpRc => reuse,
         };
         Self {
-            inner: Inner::Http(Arc::new(HttpSlot {
-                component_id: sandbox.component_id().to_string(),
-                handler: RwLock::new(ProxyHandler::new(ComponentServer {
-                    engine,
-                    pre: Arc::new(pre),
-                    kind,
-                    component_id: sandbox.component_id().into(),
-                    sandbox: Arc::new(sandbox),
-                    reuse,
-                    request_timeout,
-                })),
+            inner: Inner::Http(ProxyHandler::new(ComponentServer {
+                engine,
+                pre: Arc::new(pre),
+                kind,
+                sandbox: Arc::new(sandbox),
+                reuse,
+                request_timeout,
             })),
         }
     }
@@ -153,7 +147,7 @@ impl ComponentHandler {
     /// The handler world of this component.
     pub fn kind(&self) -> HandlerKind {
         match &self.inner {
-            Inner::Http(h) => h.current().state().kind,
+            Inner::Http(h) => h.state().kind,
             Inner::Wagi(_) => HandlerKind::Wagi,
             Inner::Legacy(_) => HandlerKind::LegacyHttp,
             Inner::Rc(_) => HandlerKind::WasiHttpRc,
@@ -163,40 +157,18 @@ impl ComponentHandler {
     /// The component id.
     pub fn component_id(&self) -> &str {
         match &self.inner {
-            Inner::Http(h) => &h.component_id,
+            Inner::Http(h) => h.state().sandbox.component_id(),
             Inner::Wagi(w) => w.component_id(),
             Inner::Legacy(l) => l.component_id(),
             Inner::Rc(r) => r.sandbox.component_id(),
         }
     }
 
-    /// Moves a `wasi:http` handler to `engine`, with `pre` prepared on it: requests from now on
-    /// instantiate there, requests already running finish where they are. Other kinds of
-    /// handler stay where they are (returns false).
-    pub(crate) fn move_to_engine(&self, engine: Engine, pre: ProxyPre<InstanceState>) -> bool {
-        let Inner::Http(slot) = &self.inner else {
-            return false;
-        };
-        let mut slot = slot.handler.write().unwrap_or_else(|e| e.into_inner());
-        let old = slot.state();
-        let server = ComponentServer {
-            engine,
-            pre: Arc::new(pre),
-            kind: old.kind,
-            sandbox: old.sandbox.clone(),
-            reuse: old.reuse,
-            request_timeout: old.request_timeout,
-            component_id: old.component_id.clone(),
-        };
-        *slot = ProxyHandler::new(server);
-        true
-    }
-
     /// Runs one request. An error means the guest trapped, timed out or never responded; the
     /// caller turns it into a 500 for this request only.
     pub async fn handle(&self, request: Request) -> anyhow::Result<Response> {
         let inner = match &self.inner {
-            Inner::Http(h) => &h.current(),
+            Inner::Http(h) => h,
             Inner::Wagi(w) => return w.handle(request).await,
             Inner::Legacy(l) => return l.handle(request).await,
             Inner::Rc(r) => return r.clone().handle(request).await,
@@ -212,22 +184,6 @@ impl ComponentHandler {
     }
 }
 
-/// A `wasi:http` component's handler, replaceable by [`ComponentHandler::move_to_engine`].
-struct HttpSlot {
-    component_id: String,
-    handler: RwLock<ProxyHandler<ComponentServer>>,
-}
-
-impl HttpSlot {
-    /// The handler a request starts on now (a cheap clone: the lock is held only for it).
-    fn current(&self) -> ProxyHandler<ComponentServer> {
-        self.handler
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
 struct ComponentServer {
     engine: Engine,
     pre: Arc<ProxyPre<InstanceState>>,
@@ -235,7 +191,6 @@ struct ComponentServer {
     sandbox: Arc<Sandbox>,
     reuse: InstanceReuse,
     request_timeout: Option<Duration>,
-    component_id: Arc<str>,
 }
 
 impl HandlerState for ComponentServer {
@@ -252,7 +207,7 @@ impl HandlerState for ComponentServer {
         let pre = self.pre.clone();
         let reuse = self.reuse;
         let request_timeout = self.request_timeout;
-        let component_id = self.component_id.clone();
+        let component_id: Arc<str> = self.sandbox.component_id().into();
         async move {
             let state = state.map_err(|e| wasmtime::format_err!("{e:#}"))?;
             let mut store = new_store(&engine, state);

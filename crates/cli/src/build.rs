@@ -30,21 +30,41 @@ pub fn run(args: BuildArgs) -> anyhow::Result<()> {
     build(&manifest, &args.components)
 }
 
-/// Resolves `-f` like `spindle up`: a file, a directory holding spin.toml, or ./spin.toml.
+/// Finds the app's manifest as Spin does: `-f` as a file, `-f` as a directory holding
+/// spin.toml, or else spin.toml in the current directory or the nearest parent that has one.
 pub fn manifest_path(from: Option<&Path>) -> anyhow::Result<PathBuf> {
     let candidate = match from {
         Some(p) if p.is_dir() => p.join("spin.toml"),
         Some(p) => p.to_path_buf(),
-        None => PathBuf::from("spin.toml"),
+        None => return find_upwards(),
     };
     if !candidate.exists() {
         bail!(
-            "no app at {}: the file does not exist (help: run in an app directory or pass a \
-             spin.toml with -f)",
+            "no app at {}: the file does not exist (help: pass a spin.toml or a directory \
+             containing one with -f)",
             candidate.display()
         );
     }
     Ok(candidate)
+}
+
+/// spin.toml in the current directory or its nearest ancestor that has one.
+fn find_upwards() -> anyhow::Result<PathBuf> {
+    let cwd = std::env::current_dir().context("finding the current directory")?;
+    for dir in cwd.ancestors() {
+        let candidate = dir.join("spin.toml");
+        if candidate.is_file() {
+            if dir != cwd {
+                eprintln!("Using {} from a parent directory", candidate.display());
+            }
+            return Ok(candidate);
+        }
+    }
+    bail!(
+        "no spin.toml in {} or any of its parent directories (help: run in an app directory, \
+         or pass one with `-f path/to/spin.toml`)",
+        cwd.display()
+    )
 }
 
 /// Builds the components of the app at `manifest` (all of them when `only` is empty).

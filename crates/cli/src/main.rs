@@ -62,8 +62,14 @@ fn init_tracing() {
     let filter = EnvFilter::try_from_env("SPINDLE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info,wasmtime_wasi_http=off,cranelift=warn"));
+    // Colour only on a terminal (log lines end up in files and `kubectl logs`), and never
+    // with NO_COLOR set to anything (https://no-color.org).
+    use std::io::IsTerminal as _;
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()

@@ -18,6 +18,8 @@ pub enum RegistryCommand {
     Pull(PullArgs),
     /// Store credentials for a registry in Docker's config.json.
     Login(LoginArgs),
+    /// Remove the credentials stored for a registry.
+    Logout(LogoutArgs),
 }
 
 /// Flags shared by push and pull.
@@ -80,9 +82,9 @@ pub struct PullArgs {
 /// Arguments of `spindle registry login`.
 #[derive(Args, Debug)]
 pub struct LoginArgs {
-    /// User name.
+    /// User name (asked for on a terminal when left out).
     #[arg(short = 'u', long)]
-    pub username: String,
+    pub username: Option<String>,
 
     /// Password (prefer --password-stdin: command lines are visible to other users).
     #[arg(short = 'p', long, conflicts_with = "password_stdin")]
@@ -96,6 +98,14 @@ pub struct LoginArgs {
     #[arg(short = 'k', long)]
     pub insecure: bool,
 
+    /// The registry server, e.g. `ghcr.io` or `127.0.0.1:5000`.
+    #[arg(value_name = "SERVER")]
+    pub server: String,
+}
+
+/// Arguments of `spindle registry logout`.
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
     /// The registry server, e.g. `ghcr.io` or `127.0.0.1:5000`.
     #[arg(value_name = "SERVER")]
     pub server: String,
@@ -121,6 +131,7 @@ pub fn run(command: RegistryCommand) -> anyhow::Result<()> {
         RegistryCommand::Push(args) => push(args),
         RegistryCommand::Pull(args) => pull(args),
         RegistryCommand::Login(args) => login(args),
+        RegistryCommand::Logout(args) => logout(args),
     }
 }
 
@@ -172,6 +183,27 @@ fn pull(args: PullArgs) -> anyhow::Result<()> {
 }
 
 fn login(args: LoginArgs) -> anyhow::Result<()> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    let terminal = std::io::stdin().is_terminal();
+    let username = match args.username {
+        Some(u) => u,
+        None if terminal && !args.password_stdin => {
+            eprint!("Username: ");
+            std::io::stderr().flush().ok();
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading the user name")?;
+            line.trim().to_string()
+        }
+        None => bail!(
+            "no user name given (help: pass -u USER; on a terminal, leave it out to be asked)"
+        ),
+    };
+    if username.is_empty() {
+        bail!("the user name is empty");
+    }
     let password = match (args.password, args.password_stdin) {
         (Some(p), _) => p,
         (None, true) => {
@@ -180,6 +212,9 @@ fn login(args: LoginArgs) -> anyhow::Result<()> {
                 .read_to_string(&mut s)
                 .context("reading the password from standard input")?;
             s.trim_end_matches(['\n', '\r']).to_string()
+        }
+        (None, false) if terminal => {
+            rpassword::prompt_password("Password: ").context("reading the password")?
         }
         (None, false) => {
             bail!("no password given (help: pass --password-stdin and pipe it in, or -p PASSWORD)")
@@ -190,16 +225,29 @@ fn login(args: LoginArgs) -> anyhow::Result<()> {
     }
     runtime()?.block_on(spindle_oci::auth::validate_credentials(
         &args.server,
-        &args.username,
+        &username,
         &password,
         args.insecure,
     ))?;
     let path = spindle_oci::auth::docker_config_path()?;
-    let key = spindle_oci::auth::store_credentials(&path, &args.server, &args.username, &password)?;
+    let key = spindle_oci::auth::store_credentials(&path, &args.server, &username, &password)?;
     println!(
         "Login succeeded: credentials for {key} stored in {}",
         path.display()
     );
+    Ok(())
+}
+
+fn logout(args: LogoutArgs) -> anyhow::Result<()> {
+    let path = spindle_oci::auth::docker_config_path()?;
+    match spindle_oci::auth::remove_credentials(&path, &args.server)? {
+        Some(key) => println!("Removed the credentials for {key} from {}", path.display()),
+        None => println!(
+            "No credentials for {} in {}; nothing to do",
+            spindle_oci::auth::server_key(&args.server),
+            path.display()
+        ),
+    }
     Ok(())
 }
 
@@ -251,13 +299,39 @@ pub fn pull_for_up(
         cache_dir,
     };
     let client = options.client()?;
-    let pulled = runtime()?
-        .block_on(client.pull(reference))
-        .with_context(|| format!("cannot pull the app {reference}"))?;
-    eprintln!(
-        "Pulled {}@{} ({} blobs downloaded, {} already cached)",
-        pulled.reference, pulled.digest, pulled.downloaded, pulled.cached
-    );
+    // A digest names immutable content: a complete cached copy is run without the registry.
+    let by_digest = reference.contains("@sha256:");
+    let pulled = match client.cached(reference)? {
+        Some(cached) if by_digest => {
+            eprintln!(
+                "Using {}@{} from the cache (pulled earlier)",
+                cached.reference, cached.digest
+            );
+            cached
+        }
+        cached => match runtime()?.block_on(client.pull(reference)) {
+            Ok(pulled) => {
+                eprintln!(
+                    "Pulled {}@{} ({} blobs downloaded, {} already cached)",
+                    pulled.reference, pulled.digest, pulled.downloaded, pulled.cached
+                );
+                pulled
+            }
+            // A tag whose registry cannot be reached: the copy pulled last time, with a warning.
+            Err(e)
+                if e.downcast_ref::<spindle_oci::Unreachable>().is_some() && cached.is_some() =>
+            {
+                let cached = cached.expect("checked above");
+                tracing::warn!(
+                    "{e:#}\nrunning the copy of {} pulled earlier ({}); it may be out of date",
+                    cached.reference,
+                    cached.digest
+                );
+                cached
+            }
+            Err(e) => return Err(e.context(format!("cannot pull the app {reference}"))),
+        },
+    };
     let mut locked = spindle_oci::resolve_to_cache(pulled.locked, client.cache())?;
     locked
         .metadata

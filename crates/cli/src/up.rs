@@ -40,7 +40,8 @@ pub struct UpArgs {
         long,
         env = "SPIN_HTTP_LISTEN_ADDR",
         default_value = "127.0.0.1:3000",
-        value_name = "ADDRESS"
+        value_name = "ADDRESS",
+        value_parser = parse_listen
     )]
     pub listen: SocketAddr,
 
@@ -98,7 +99,8 @@ pub struct UpArgs {
     #[arg(short = 'e', long = "env", value_name = "K=V", value_parser = parse_kv)]
     pub env: Vec<(String, String)>,
 
-    /// Directory for component stdout/stderr logs (default: `.spin/logs` next to the manifest).
+    /// Directory for component stdout/stderr logs (default: the runtime config's `log_dir`, else
+    /// `logs` in the state directory).
     #[arg(short = 'L', long, env = "SPIN_LOG_DIR", value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
 
@@ -138,8 +140,9 @@ pub struct UpArgs {
     #[arg(long, default_value_t = 16)]
     pub max_instance_concurrent_reuse_count: usize,
 
-    /// Where `default` key-value stores and SQLite databases live (default: `.spin` next to the
-    /// manifest).
+    /// Where `default` key-value stores, SQLite databases and logs live (default: the runtime
+    /// config's `state_dir`, else `.spin` next to the manifest). Nothing is written next to the
+    /// manifest when it is set.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
@@ -164,6 +167,26 @@ pub struct UpArgs {
     pub idle_instance_timeout: Duration,
 }
 
+/// `--listen`: `IP:PORT`, or `HOST:PORT` with the host name resolved (as `spin up` does), the
+/// first address it resolves to.
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs as _;
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    if !s.contains(':') {
+        return Err(format!(
+            "`{s}` has no port (expected HOST:PORT, e.g. 127.0.0.1:3000)"
+        ));
+    }
+    s.to_socket_addrs()
+        .map_err(|e| {
+            format!("cannot resolve `{s}`: {e} (expected HOST:PORT, e.g. localhost:3000)")
+        })?
+        .next()
+        .ok_or_else(|| format!("`{s}` resolves to no address"))
+}
+
 fn parse_kv(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
@@ -173,14 +196,13 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
 
 /// Builds the capability settings from `--state-dir`, `--runtime-config-file`, `--sqlite`,
 /// `--key-value` and `--variable`.
-fn capability_options(args: &UpArgs, app_dir: &Path) -> anyhow::Result<CapabilityOptions> {
-    let (runtime_config, runtime_config_dir) = match &args.runtime_config_file {
-        Some(path) => (
-            RuntimeConfig::load(path)?,
-            path.parent().map(Path::to_path_buf).unwrap_or_default(),
-        ),
-        None => (RuntimeConfig::default(), app_dir.to_path_buf()),
-    };
+fn capability_options(
+    args: &UpArgs,
+    app_dir: &Path,
+    runtime_config: Option<(RuntimeConfig, PathBuf)>,
+) -> anyhow::Result<CapabilityOptions> {
+    let (runtime_config, runtime_config_dir) =
+        runtime_config.unwrap_or_else(|| (RuntimeConfig::default(), app_dir.to_path_buf()));
     let sqlite_statements = args
         .sqlite
         .iter()
@@ -194,11 +216,19 @@ fn capability_options(args: &UpArgs, app_dir: &Path) -> anyhow::Result<Capabilit
     for v in &args.variable {
         cli_variables.extend(parse_variable(v)?);
     }
+    // `--state-dir`, else the runtime config's `state_dir`, else `.spin` next to the manifest.
+    let state_dir = args
+        .state_dir
+        .clone()
+        .or_else(|| {
+            runtime_config
+                .state_dir
+                .as_ref()
+                .map(|d| runtime_config_dir.join(d))
+        })
+        .unwrap_or_else(|| app_dir.join(".spin"));
     Ok(CapabilityOptions {
-        state_dir: args
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| app_dir.join(".spin")),
+        state_dir,
         runtime_config,
         runtime_config_dir,
         cli_variables,
@@ -232,37 +262,27 @@ fn parse_variable(arg: &str) -> anyhow::Result<Vec<(String, String)>> {
     Ok(vec![(k, v)])
 }
 
-/// Finds the manifest: `-f` as a file, `-f` as a directory holding spin.toml, or ./spin.toml.
-fn manifest_path(from: Option<&Path>) -> anyhow::Result<PathBuf> {
-    let candidate = match from {
-        Some(p) if p.is_dir() => p.join("spin.toml"),
-        Some(p) => p.to_path_buf(),
-        None => PathBuf::from("spin.toml"),
-    };
-    if !candidate.exists() {
-        match from {
-            Some(_) => bail!(
-                "no app at {}: the file does not exist (help: pass a spin.toml or a directory \
-                 containing one with -f)",
-                candidate.display()
-            ),
-            None => bail!(
-                "no spin.toml in the current directory (help: run `spindle up` in an app \
-                 directory, or pass one with `spindle up -f path/to/spin.toml`)"
-            ),
-        }
-    }
-    Ok(candidate)
-}
-
 /// Runs `spindle up`.
 pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
+    // The runtime config (with the directory its relative paths start from) is read first: it
+    // can set the engine's memory limit.
+    let runtime_config = match &args.runtime_config_file {
+        Some(path) => Some((
+            RuntimeConfig::load(path)?,
+            path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        )),
+        None => None,
+    };
     // The engine (pooling allocator reservations, ~3 ms) is made while the manifest is read.
     let mut engine_options = EngineOptions {
         pooling: !args.disable_pooling,
         ..EngineOptions::default()
     };
-    if let Some(max) = args.max_instance_memory {
+    let config_memory = runtime_config
+        .as_ref()
+        .and_then(|(config, _)| config.max_instance_memory)
+        .map(|bytes| usize::try_from(bytes).unwrap_or(usize::MAX));
+    if let Some(max) = args.max_instance_memory.or(config_memory) {
         engine_options.max_instance_memory = max;
     }
     engine_options.debug_info = args.debug_info;
@@ -288,13 +308,18 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
         let locked =
             crate::registry::pull_for_up(&reference, args.insecure, args.cache_dir.clone())?;
         let app_dir = std::env::current_dir().context("finding the current directory")?;
-        return run_locked(args, locked, app_dir, engine);
+        return run_locked(args, locked, app_dir, engine, runtime_config);
     }
-    let manifest_path = manifest_path(args.from.as_deref())?;
+    if let Some(from) = args.from.as_deref().filter(|p| !p.exists()) {
+        if let Some(problem) = from.to_str().and_then(spindle_oci::reference_problem) {
+            bail!("{problem}");
+        }
+    }
+    let manifest_path = crate::build::manifest_path(args.from.as_deref())?;
     if args.build {
         crate::build::build(&manifest_path, &[])?;
     }
-    let loaded = spindle_manifest::load(&manifest_path)?;
+    let loaded = spindle_manifest::load_runnable(&manifest_path, &["http"])?;
     for warning in &loaded.warnings {
         eprintln!("{warning}");
     }
@@ -303,7 +328,7 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let locked = crate::registry::fetch_remote_sources(loaded.locked, args.cache_dir.clone())?;
-    run_locked(args, locked, app_dir, engine)
+    run_locked(args, locked, app_dir, engine, runtime_config)
 }
 
 /// Runs a locked app, from a local manifest or pulled from a registry; `app_dir` is where
@@ -313,6 +338,7 @@ fn run_locked(
     mut locked: spindle_manifest::locked::LockedApp,
     app_dir: PathBuf,
     engine: std::thread::JoinHandle<anyhow::Result<SpindleEngine>>,
+    runtime_config: Option<(RuntimeConfig, PathBuf)>,
 ) -> anyhow::Result<()> {
     if !args.component_id.is_empty() {
         select_components(&mut locked, &args.component_id)?;
@@ -335,10 +361,20 @@ fn run_locked(
             component.env.insert(k.clone(), v.clone());
         }
     }
+    let capabilities = capability_options(&args, &app_dir, runtime_config)?;
+    // As in Spin: `--log-dir`, else the runtime config's `log_dir`, else `<state dir>/logs`, so
+    // that with `--state-dir` nothing is written next to the manifest.
     let log_dir = args
         .log_dir
         .clone()
-        .unwrap_or_else(|| app_dir.join(".spin").join("logs"));
+        .or_else(|| {
+            let config = &capabilities.runtime_config;
+            config
+                .log_dir
+                .as_ref()
+                .map(|d| capabilities.runtime_config_dir.join(d))
+        })
+        .unwrap_or_else(|| capabilities.state_dir.join("logs"));
 
     for id in &args.follow {
         if !locked.components.iter().any(|c| &c.id == id) {
@@ -387,7 +423,7 @@ fn run_locked(
             idle_timeout: args.idle_instance_timeout,
         },
         files_dir: staging.as_ref().map(|dir| dir.path().to_path_buf()),
-        capabilities: capability_options(&args, &app_dir)?,
+        capabilities,
         allow_transient_write: args.allow_transient_write,
     };
 

@@ -63,6 +63,107 @@ fn key_value_operations_and_persistence_across_restart() {
     );
 }
 
+/// Every path under `dir`, relative to it.
+fn tree(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            out.push(path.strip_prefix(root).unwrap().display().to_string());
+            if path.is_dir() {
+                walk(root, &path, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn state_dir_owns_all_state_and_nothing_is_written_next_to_the_manifest() {
+    let app = tempfile::tempdir().unwrap();
+    let manifest = std::fs::read_to_string(caps_app()).unwrap().replace(
+        "source = \"target/",
+        &format!("source = \"{}/target/", example("capabilities").display()),
+    );
+    std::fs::write(app.path().join("spin.toml"), manifest).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let s = Spindle::start_default_logs(
+        &app.path().join("spin.toml"),
+        &["--state-dir", state.path().to_str().unwrap()],
+        &[("SPIN_VARIABLE_API_TOKEN", "t0ken")],
+    );
+    assert_eq!(put(&s, "/caps/kv/default/fruit", "apple").status, 200);
+    let r = request(s.port, "POST", "/caps/sql/default", &[], b"SELECT 1").unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(s.get("/caps/kv/default/fruit").text(), "apple");
+    let logs = state.path().join("logs");
+    assert!(
+        s.stdout().contains(&logs.display().to_string()),
+        "{}",
+        s.stdout()
+    );
+    assert!(s.stop());
+    assert_eq!(
+        tree(app.path()),
+        ["spin.toml"],
+        "written next to the manifest"
+    );
+    let state_tree = tree(state.path());
+    for want in ["logs", "sqlite_key_value.db", "sqlite_db.db"] {
+        assert!(
+            state_tree.iter().any(|p| p == want),
+            "{want}: {state_tree:?}"
+        );
+    }
+    assert!(
+        state_tree.iter().any(|p| p.starts_with("logs/caps_")),
+        "{state_tree:?}"
+    );
+}
+
+#[test]
+fn runtime_config_log_dir_is_used_and_unimplemented_sections_are_refused() {
+    let state = tempfile::tempdir().unwrap();
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("runtime-config.toml");
+    std::fs::write(
+        &config,
+        "log_dir = \"mylogs\"\nmax_instance_memory = 67108864\n",
+    )
+    .unwrap();
+    let s = Spindle::start_default_logs(
+        &caps_app(),
+        &[
+            "--state-dir",
+            state.path().to_str().unwrap(),
+            "--runtime-config-file",
+            config.to_str().unwrap(),
+        ],
+        &[("SPIN_VARIABLE_API_TOKEN", "t0ken")],
+    );
+    assert_eq!(s.get("/caps/var/message").status, 200, "{}", s.stderr());
+    assert!(config_dir.path().join("mylogs/caps_stdout.txt").exists());
+    assert!(!state.path().join("logs").exists());
+    drop(s);
+
+    std::fs::write(&config, "[[client_tls]]\ncomponent_ids = [\"caps\"]\n").unwrap();
+    let (code, _, err) = run_spindle(
+        &[
+            "up",
+            "-f",
+            caps_app().to_str().unwrap(),
+            "--runtime-config-file",
+            config.to_str().unwrap(),
+        ],
+        state.path(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("`client_tls` (line 1)"), "{err}");
+    assert!(err.contains("does not implement"), "{err}");
+}
+
 #[test]
 fn undeclared_store_and_database_are_denied() {
     let state = tempfile::tempdir().unwrap();

@@ -180,6 +180,42 @@ fn self_requests_go_through_the_app_router() {
 }
 
 #[test]
+fn relative_urls_go_through_the_app_router_when_self_is_allowed() {
+    let s = Spindle::start(&outbound_app(), &[]);
+    // The Rust SDK sends a relative URL with a placeholder authority and wasmtime's default
+    // scheme (https); `http://self` allows it, as in Spin.
+    for url in [
+        "/wagi/relative?status=203",
+        "http://self.alt/wagi/relative?status=203",
+    ] {
+        let r = s.get(&format!("/fetch?url={}", encode(url)));
+        assert_eq!(r.status, 203, "{url}: {}\n{}", r.text(), s.stderr());
+        assert!(r.text().contains("PATH_INFO=/relative\n"), "{}", r.text());
+    }
+    // Without a self entry, the same request is denied.
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("spin.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "spin_manifest_version = 2\n[application]\nname = \"no-self\"\n\
+             [[trigger.http]]\nroute = \"/fetch/...\"\ncomponent = \"fetch\"\n\
+             [component.fetch]\nsource = {:?}\nallowed_outbound_hosts = [\"http://127.0.0.1:1\"]\n",
+            example("outbound/target/wasm32-wasip2/release/outbound_fetch.wasm")
+                .to_str()
+                .unwrap()
+        ),
+    )
+    .unwrap();
+    let s = Spindle::start(&manifest, &[]);
+    let r = s.get(&format!("/fetch?url={}", encode("/wagi/relative")));
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(s.wait_for_output(
+        "help: add \"http://self\" to allowed_outbound_hosts of component `fetch`"
+    ));
+}
+
+#[test]
 fn invalid_allowed_outbound_hosts_entry_fails_start() {
     outbound_app();
     let dir = tempfile::tempdir().unwrap();

@@ -33,12 +33,33 @@ struct Registry {
 impl Registry {
     /// Starts a registry; with `htpasswd = Some((user, pass))` it requires basic auth.
     fn start(htpasswd: Option<(&str, &str)>) -> Registry {
+        Self::start_with(htpasswd, None)
+    }
+
+    /// Starts a registry serving `storage`, a tar.gz of another registry's storage directory.
+    fn start_from_storage(storage: &Path) -> Registry {
+        Self::start_with(None, Some(storage))
+    }
+
+    fn start_with(htpasswd: Option<(&str, &str)>, storage: Option<&Path>) -> Registry {
         assert!(
             Path::new(REGISTRY_BIN).exists(),
             "{REGISTRY_BIN} is missing: run `bash .ci/install-services.sh` (installs Debian's \
              docker-registry and apache2-utils) before `cargo test`"
         );
         let dir = tempfile::tempdir().unwrap();
+        if let Some(storage) = storage {
+            let store = dir.path().join("store");
+            std::fs::create_dir_all(&store).unwrap();
+            let status = Command::new("tar")
+                .arg("xzf")
+                .arg(storage)
+                .arg("-C")
+                .arg(&store)
+                .status()
+                .unwrap();
+            assert!(status.success(), "unpacking {}", storage.display());
+        }
         let port = free_port();
         let mut config = format!(
             "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
@@ -349,7 +370,8 @@ fn layer_digests(manifest: &Value, media_type: &str) -> Vec<String> {
 /// locked app.
 fn check_layout(reg: &Registry, repo: &str, manifest: &Value) -> Value {
     assert_eq!(manifest["schemaVersion"], 2);
-    assert_eq!(manifest["mediaType"], MANIFEST_TYPE);
+    // Like Spin's (tests/fixtures/spin-4.0.2-push/manifest.json): no `mediaType` field.
+    assert!(manifest.get("mediaType").is_none(), "{manifest}");
     assert_eq!(manifest["config"]["mediaType"], CONFIG_TYPE);
     let layers = manifest["layers"].as_array().unwrap();
     for l in layers {
@@ -378,7 +400,7 @@ fn check_layout(reg: &Registry, repo: &str, manifest: &Value) -> Value {
         serde_json::from_slice(&reg.blob(repo, manifest["config"]["digest"].as_str().unwrap()))
             .unwrap();
     assert_eq!(config["architecture"], "wasm");
-    assert_eq!(config["os"], "Wasip1");
+    assert_eq!(config["os"], "wasip1");
     assert_eq!(
         config["config"]["Labels"]["com.fermyon.spin.lockedAppDigest"],
         locked_digests[0].as_str()
@@ -846,6 +868,32 @@ fn login_stores_docker_credentials_and_push_pull_use_them() {
         other_cache.to_str().unwrap(),
         &reference,
     ]);
+
+    // Logout removes this server's credentials and keeps everything else; pulls are then
+    // refused again.
+    let out = env.ok(&["registry", "logout", &server]);
+    assert!(
+        out.contains(&format!("Removed the credentials for {server}")),
+        "{out}"
+    );
+    let config: Value = serde_json::from_slice(&std::fs::read(&config_json).unwrap()).unwrap();
+    assert!(config["auths"].get(&server).is_none(), "{config}");
+    assert_eq!(config["HttpHeaders"]["User-Agent"], "Docker-Client");
+    let (code, _, err) = env.run(&[
+        "registry",
+        "pull",
+        "--cache-dir",
+        env.dir.path().join("cache3").to_str().unwrap(),
+        &reference,
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("401"), "{err}");
+    let out = env.ok(&["registry", "logout", &server]);
+    assert!(out.contains("nothing to do"), "{out}");
+    // Without -u and without a terminal to ask on, login says what to pass.
+    let (code, _, err) = env.run(&["registry", "login", &server]);
+    assert_ne!(code, 0);
+    assert!(err.contains("pass -u USER"), "{err}");
 }
 
 fn build_app(dir: &Path) -> PathBuf {
@@ -1033,4 +1081,198 @@ fn pulls_spin_1_artifacts_with_the_locked_app_as_config_and_wkg_wasm_layers() {
         std::fs::read(env.cached_blob(&wasm_digest)).unwrap(),
         wasm_bytes
     );
+}
+
+/// What real Spin 4.0.2 pushed (tests/fixtures/spin-4.0.2-push, see its README).
+fn spin_fixture(name: &str) -> PathBuf {
+    repo_root()
+        .join("tests/fixtures/spin-4.0.2-push")
+        .join(name)
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A locked app with its components' `files` sorted by path (Spin lists them in directory
+/// order, which is not stable across filesystems).
+fn files_sorted(mut locked: Value) -> Value {
+    for component in locked["components"].as_array_mut().unwrap() {
+        if let Some(files) = component["files"].as_array_mut() {
+            files.sort_by_key(|f| f["path"].as_str().unwrap().to_string());
+        }
+    }
+    locked
+}
+
+fn object_keys(v: &Value) -> Vec<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+#[test]
+fn runs_what_spin_pushed_and_pushes_what_spin_pushes() {
+    let reg = Registry::start_from_storage(&spin_fixture("registry-storage.tar.gz"));
+    let env = Env::new();
+    let spin_repo = "interop/spin-pushed";
+    let spin_manifest = reg.manifest(spin_repo, "v1");
+    assert_eq!(spin_manifest, read_json(&spin_fixture("manifest.json")));
+    let spin_locked = read_json(&spin_fixture("locked-app.json"));
+
+    // 1. `spindle up --from` the app Spin pushed: the inlined files (unpadded base64) and the
+    //    deduplicated data layer both reach the guest.
+    {
+        let up = env.up_from(&format!("{}/{spin_repo}:v1", reg.addr()));
+        let r = up.get("/x/fs");
+        assert_eq!(r.status, 200, "{}", up.output());
+        let text = r.text();
+        for needle in [
+            "read /assets/hello.txt: ok",
+            "hello from a file",
+            "list /assets: ok",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+        }
+        for file in ["big.bin", "dup.bin", "tiny.txt", "hello.txt"] {
+            assert!(text.contains(file), "{file} missing from:\n{text}");
+        }
+    }
+
+    // 2. The same app, pushed by Spindle, is what Spin pushed: same layers, same locked app,
+    //    same config, same annotation keys.
+    let app = env.dir.path().join("same-app");
+    std::fs::create_dir_all(app.join("assets")).unwrap();
+    std::fs::copy(spin_fixture("spin.toml"), app.join("spin.toml")).unwrap();
+    let layer = |media_type: &str| layer_digests(&spin_manifest, media_type)[0].clone();
+    std::fs::write(
+        app.join("shape.wasm"),
+        reg.blob(spin_repo, &layer(WASM_TYPE)),
+    )
+    .unwrap();
+    let data = reg.blob(spin_repo, &layer(DATA_TYPE));
+    std::fs::write(app.join("assets/big.bin"), &data).unwrap();
+    std::fs::write(app.join("assets/dup.bin"), &data).unwrap();
+    std::fs::write(app.join("assets/tiny.txt"), "tiny\n").unwrap();
+    std::fs::write(app.join("assets/hello.txt"), "hello from a file\n").unwrap();
+    let ours_repo = "interop/spindle-pushed";
+    env.ok(&[
+        "registry",
+        "push",
+        "-f",
+        app.join("spin.toml").to_str().unwrap(),
+        &format!("{}/{ours_repo}:v1", reg.addr()),
+    ]);
+    let ours = reg.manifest(ours_repo, "v1");
+
+    // The manifest: the same keys, the same layers (media types, digests, sizes, order)
+    // apart from the locked app's, the same annotations apart from the creation time.
+    assert_eq!(object_keys(&ours), object_keys(&spin_manifest), "{ours:#}");
+    assert_eq!(ours["schemaVersion"], spin_manifest["schemaVersion"]);
+    assert_eq!(layer_types(&ours), layer_types(&spin_manifest));
+    let layers = |m: &Value| -> Vec<Value> { m["layers"].as_array().unwrap().clone() };
+    assert_eq!(layers(&ours).len(), layers(&spin_manifest).len());
+    for (a, b) in layers(&ours).iter().zip(layers(&spin_manifest).iter()) {
+        assert_eq!(object_keys(a), object_keys(b));
+        if b["mediaType"] != LOCKED_TYPE {
+            assert_eq!(a, b);
+        }
+    }
+    assert_eq!(
+        object_keys(&ours["config"]),
+        object_keys(&spin_manifest["config"])
+    );
+    assert_eq!(
+        ours["config"]["mediaType"],
+        spin_manifest["config"]["mediaType"]
+    );
+    let mut our_annotations = ours["annotations"].clone();
+    let mut spin_annotations = spin_manifest["annotations"].clone();
+    let created = "org.opencontainers.image.created";
+    assert!(our_annotations[created].as_str().unwrap().contains('T'));
+    our_annotations.as_object_mut().unwrap().remove(created);
+    spin_annotations.as_object_mut().unwrap().remove(created);
+    assert_eq!(our_annotations, spin_annotations);
+
+    // The locked app: identical JSON (files in path order).
+    let our_locked: Value =
+        serde_json::from_slice(&reg.blob(ours_repo, &layer_digests(&ours, LOCKED_TYPE)[0]))
+            .unwrap();
+    assert_eq!(
+        files_sorted(our_locked.clone()),
+        files_sorted(spin_locked.clone())
+    );
+
+    // The config: identical but for the locked app's digest it names.
+    let mut our_config: Value =
+        serde_json::from_slice(&reg.blob(ours_repo, ours["config"]["digest"].as_str().unwrap()))
+            .unwrap();
+    let label = "com.fermyon.spin.lockedAppDigest";
+    assert_eq!(
+        our_config["config"]["Labels"][label],
+        layer_digests(&ours, LOCKED_TYPE)[0]
+    );
+    let mut spin_config = read_json(&spin_fixture("config.json"));
+    our_config["config"]["Labels"][label] = Value::Null;
+    spin_config["config"]["Labels"][label] = Value::Null;
+    assert_eq!(our_config, spin_config);
+}
+
+#[test]
+fn cached_apps_start_offline_and_malformed_references_are_explained() {
+    let wasm = example("hello-rust/target/wasm32-wasip2/release/hello_rust.wasm");
+    require_built(&wasm);
+    let reg = Registry::start(None);
+    let env = Env::new();
+    let tag = format!("{}/me/offline:v1", reg.addr());
+    let hello = example("hello-rust/spin.toml");
+    let out = env.ok(&["registry", "push", "-f", hello.to_str().unwrap(), &tag]);
+    let digest = out
+        .split_whitespace()
+        .find(|w| w.starts_with("sha256:"))
+        .unwrap_or_else(|| panic!("no digest in {out}"))
+        .to_string();
+    let by_digest = format!("{}/me/offline@{digest}", reg.addr());
+    env.ok(&[
+        "registry",
+        "pull",
+        "--cache-dir",
+        env.cache().to_str().unwrap(),
+        &by_digest,
+    ]);
+    env.ok(&[
+        "registry",
+        "pull",
+        "--cache-dir",
+        env.cache().to_str().unwrap(),
+        &tag,
+    ]);
+    // While the registry runs, a cached digest reference is not fetched again.
+    let manifest_gets = |reg: &Registry| reg.log().matches("/manifests/").count();
+    let before = manifest_gets(&reg);
+    {
+        let up = env.up_from(&by_digest);
+        assert_eq!(up.get("/hello").status, 200);
+        assert!(up.output().contains("from the cache"), "{}", up.output());
+    }
+    assert_eq!(manifest_gets(&reg), before, "{}", reg.log());
+
+    // The registry is gone: the digest starts offline, the tag with a warning.
+    drop(reg);
+    {
+        let up = env.up_from(&by_digest);
+        assert_eq!(up.get("/hello").status, 200);
+    }
+    let up = env.up_from(&tag);
+    assert_eq!(up.get("/hello").status, 200);
+    let output = up.output();
+    assert!(output.contains("cannot reach the registry"), "{output}");
+    assert!(output.contains("pulled earlier"), "{output}");
+    drop(up);
+
+    // A reference without a registry host, or with capitals, is explained as a reference.
+    for bad in ["MyOrg/Hello", "myorg/hello:v1"] {
+        let (code, _, err) = env.run(&["up", "--from", bad]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("registry reference"), "{bad}: {err}");
+        assert!(!err.contains("does not exist"), "{bad}: {err}");
+    }
 }

@@ -371,10 +371,7 @@ fn missing_manifest_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let (code, _, err) = run_spindle(&["up"], dir.path());
     assert_eq!(code, 1, "{err}");
-    assert!(
-        err.contains("no spin.toml in the current directory"),
-        "{err}"
-    );
+    assert!(err.contains("or any of its parent directories"), "{err}");
     let (code, _, err) = run_spindle(&["up", "-f", "nope/spin.toml"], dir.path());
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("nope/spin.toml"), "{err}");
@@ -840,4 +837,83 @@ fn follow_limits_console_output_to_the_named_components() {
         .contains("probe says hello on stdout"));
     assert!(!s.stdout().contains("probe says hello"), "{}", s.stdout());
     assert!(!s.stderr().contains("probe says hello"), "{}", s.stderr());
+}
+
+#[test]
+fn log_lines_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
+    // `--follow` of an unknown component logs a warning; stderr is a file here.
+    let s = Spindle::start(&multi(), &["--follow", "nobody"]);
+    assert!(s.wait_for_output("the app has no component `nobody`"));
+    assert!(!s.stderr().contains('\u{1b}'), "{:?}", s.stderr());
+}
+
+#[test]
+fn up_in_a_subdirectory_finds_the_manifest_and_listen_resolves_host_names() {
+    let wasm = example("hello-rust/target/wasm32-wasip2/release/hello_rust.wasm");
+    require_built(&wasm);
+    let app = tempfile::tempdir().unwrap();
+    let manifest = app_with_source(app.path(), &std::fs::read(&wasm).unwrap());
+    let sub = manifest.parent().unwrap().join("src/deep");
+    std::fs::create_dir_all(&sub).unwrap();
+    let port = free_port();
+    let log = app.path().join("up.log");
+    let mut child = spindle_cmd()
+        .args(["up", "--listen", &format!("localhost:{port}")])
+        .current_dir(&sub)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut reply = None;
+    for _ in 0..600 {
+        if let Ok(r) = get(port, "/") {
+            reply = Some(r);
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let err = std::fs::read_to_string(log.with_extension("err")).unwrap();
+    let reply = reply.unwrap_or_else(|| panic!("no answer on localhost:{port}\n{err}"));
+    assert_eq!(reply.status, 200, "{err}");
+    assert!(err.contains("from a parent directory"), "{err}");
+    // A name that does not resolve is a one-line error naming it.
+    let (code, _, err) = run_spindle(&["up", "--listen", "no-such-host.invalid:3000"], &sub);
+    assert_ne!(code, 0);
+    assert!(err.contains("no-such-host.invalid"), "{err}");
+}
+
+#[test]
+fn unknown_and_unsupported_trigger_types_are_errors_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("thing.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let manifest = dir.path().join("spin.toml");
+    let write = |trigger: &str| {
+        std::fs::write(
+            &manifest,
+            format!(
+                "spin_manifest_version = 2\n[application]\nname = \"t\"\n\n[[trigger.http]]\n\
+                 route = \"/...\"\ncomponent = \"thing\"\n\n{trigger}\ncomponent = \"thing\"\n\n\
+                 [component.thing]\nsource = \"thing.wasm\"\n"
+            ),
+        )
+        .unwrap();
+    };
+    write("[[trigger.htpp]]\nroute = \"/x\"");
+    let (code, _, err) = run_spindle(&["up"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown trigger type `htpp`"), "{err}");
+    assert!(err.contains("did you mean `http`?"), "{err}");
+    assert!(err.contains("spin.toml:9"), "{err}");
+    write("[[trigger.redis]]\nchannel = \"messages\"");
+    let (code, _, err) = run_spindle(&["up"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("Spindle cannot run `[[trigger.redis]]` triggers"),
+        "{err}"
+    );
 }

@@ -24,9 +24,11 @@ const CLIENT_ADDR: HeaderName = HeaderName::from_static("spin-client-addr");
 /// The `spin-*` header values fixed by one route.
 #[derive(Debug, Clone)]
 pub struct RouteHeaders {
-    /// `spin-matched-route` and `spin-raw-component-route`: the route, wildcard included.
+    /// `spin-matched-route`: the normalized route, wildcard included.
     matched_route: Option<HeaderValue>,
-    /// `spin-component-route`: the route without its trailing wildcard.
+    /// `spin-raw-component-route`: the route as the manifest spells it.
+    raw_route: Option<HeaderValue>,
+    /// `spin-component-route`: the manifest's spelling without a trailing `/...` wildcard.
     component_route: Option<HeaderValue>,
     /// `spin-path-match-<name>` for each `:name` segment, in order (`None` if the name cannot
     /// be a header name).
@@ -34,8 +36,9 @@ pub struct RouteHeaders {
 }
 
 impl RouteHeaders {
-    /// Computes the route's fixed header values.
-    pub fn new(pattern: &RoutePattern) -> Self {
+    /// Computes the fixed header values of the route `raw` (as the manifest spells it), whose
+    /// normalized form is `pattern`. As in Spin, only `spin-matched-route` is normalized.
+    pub fn new(pattern: &RoutePattern, raw: &str) -> Self {
         let value = |v: String| {
             HeaderValue::try_from(v)
                 .inspect_err(|_| tracing::debug!("route {}: not a header value", pattern.raw))
@@ -43,7 +46,8 @@ impl RouteHeaders {
         };
         Self {
             matched_route: value(pattern.raw.clone()),
-            component_route: value(pattern.without_wildcard()),
+            raw_route: value(raw.to_string()),
+            component_route: value(raw.strip_suffix("/...").unwrap_or(raw).to_string()),
             path_matches: pattern
                 .param_names()
                 .map(|name| {
@@ -106,7 +110,7 @@ impl<'a> SpinHeaders<'a> {
         set(FULL_URL, HeaderValue::from_maybe_shared(self.full_url).ok());
         set(PATH_INFO, HeaderValue::try_from(self.path_info).ok());
         set(MATCHED_ROUTE, self.route.matched_route.clone());
-        set(RAW_COMPONENT_ROUTE, self.route.matched_route.clone());
+        set(RAW_COMPONENT_ROUTE, self.route.raw_route.clone());
         set(COMPONENT_ROUTE, self.route.component_route.clone());
         set(BASE_PATH, Some(HeaderValue::from_static("/")));
         set(
@@ -124,11 +128,15 @@ impl<'a> SpinHeaders<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spindle_manifest::schema::normalize_route;
 
     #[test]
     fn spin_reference_example() {
         // The example from Spin's documentation of the HTTP trigger.
-        let route = RouteHeaders::new(&RoutePattern::parse("/users/:userid/cart/..."));
+        let route = RouteHeaders::new(
+            &RoutePattern::parse("/users/:userid/cart/..."),
+            "/users/:userid/cart/...",
+        );
         let headers = SpinHeaders::new(
             &route,
             Bytes::from_static(b"https://example.com:8080/users/1/cart/items/3/edit?theme=pink"),
@@ -155,8 +163,35 @@ mod tests {
     }
 
     #[test]
+    fn raw_and_component_routes_keep_the_manifest_spelling() {
+        for (raw, matched, component) in [
+            ("noslash", "/noslash", "noslash"),
+            ("/trail/", "/trail", "/trail/"),
+            ("wild/...", "/wild/...", "wild"),
+            ("/", "/", "/"),
+        ] {
+            let route = RouteHeaders::new(&RoutePattern::parse(&normalize_route(raw)), raw);
+            let headers = SpinHeaders::new(
+                &route,
+                Bytes::from_static(b"http://x/"),
+                vec![],
+                String::new(),
+                "127.0.0.1:1".parse().unwrap(),
+            );
+            let mut map = HeaderMap::new();
+            headers.apply(&mut map);
+            assert_eq!(map["spin-matched-route"], matched, "{raw}");
+            assert_eq!(map["spin-raw-component-route"], raw, "{raw}");
+            assert_eq!(map["spin-component-route"], component, "{raw}");
+        }
+    }
+
+    #[test]
     fn param_names_become_header_names() {
-        let route = RouteHeaders::new(&RoutePattern::parse("/base/:path_segment/:path_end/..."));
+        let route = RouteHeaders::new(
+            &RoutePattern::parse("/base/:path_segment/:path_end/..."),
+            "/base/:path_segment/:path_end/...",
+        );
         let headers = SpinHeaders::new(
             &route,
             Bytes::from_static(b"http://example.com/base/path/end/rest?key=value"),

@@ -84,7 +84,7 @@ impl HttpTrigger {
                     body: body.clone(),
                 },
             };
-            let headers = RouteHeaders::new(&RoutePattern::parse(route));
+            let headers = RouteHeaders::new(&RoutePattern::parse(route), &trigger.raw_route);
             router.add(route, Routed { target, headers });
         }
         Self { app, router }
@@ -115,6 +115,17 @@ impl HttpTrigger {
         scheme: &str,
         client: SocketAddr,
     ) -> Response<WasiBody> {
+        if let Err(problem) = check_host(&request) {
+            tracing::debug!(
+                "{client}: {} {}: {problem}; answered 400",
+                request.method(),
+                request.uri().path()
+            );
+            return text(
+                StatusCode::BAD_REQUEST,
+                &format!("Bad Request: {problem}\n"),
+            );
+        }
         let request = request.map(|body| body.map_err(HttpError::from).boxed_unsync());
         self.handle_request(request, scheme, client).await
     }
@@ -234,13 +245,65 @@ impl SelfRequestHandler for SelfRequests {
     }
 }
 
-/// `{scheme}://{Host header}{path?query}`, as Spin builds `spin-full-url`.
+/// RFC 9112 §3.2: an HTTP/1.1 request needs exactly one Host header, and any request's Host
+/// must be a valid `host[:port]`. Anything else is answered 400 before it is routed, so the
+/// guest's URI can never be built from a Host that smuggles in a path, query or user info.
+fn check_host<B>(request: &Request<B>) -> Result<(), &'static str> {
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => Err("more than one Host header"),
+        (None, _) if request.version() == http::Version::HTTP_11 => {
+            Err("an HTTP/1.1 request needs a Host header")
+        }
+        (None, _) => Ok(()),
+        (Some(host), None) => match valid_authority(host.as_bytes()) {
+            true => Ok(()),
+            false => Err("the Host header is not a valid host[:port]"),
+        },
+    }
+}
+
+/// `uri-host [ ":" port ]` (RFC 3986 §3.2.2): an IP literal in brackets, or a name of
+/// unreserved, percent-encoded and sub-delimiter characters; the port is digits.
+fn valid_authority(value: &[u8]) -> bool {
+    let (host, port) = if value.first() == Some(&b'[') {
+        let Some(end) = value.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = std::str::from_utf8(&value[1..end]).unwrap_or("");
+        if literal.parse::<std::net::Ipv6Addr>().is_err() {
+            return false;
+        }
+        match &value[end + 1..] {
+            [] => (&value[..=end], None),
+            [b':', port @ ..] => (&value[..=end], Some(port)),
+            _ => return false,
+        }
+    } else {
+        match value.iter().rposition(|&b| b == b':') {
+            Some(colon) => (&value[..colon], Some(&value[colon + 1..])),
+            None => (value, None),
+        }
+    };
+    let name_ok = |b: u8| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b);
+    !host.is_empty()
+        && (host[0] == b'[' || host.iter().all(|&b| name_ok(b)))
+        && port.is_none_or(|p| p.iter().all(u8::is_ascii_digit))
+}
+
+/// `{scheme}://{authority}{path?query}`, as Spin builds `spin-full-url`. The authority is the
+/// request target's own (absolute-form, HTTP/2 `:authority`, a component's self-request), else
+/// the Host header when it is a valid `host[:port]`; the path is the one the router matched.
 fn absolute_url(scheme: &str, uri: &Uri, host: Option<&HeaderValue>) -> String {
-    let authority = host
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| uri.authority().map(|a| a.to_string()))
-        .unwrap_or_else(|| "localhost".to_string());
+    let authority = uri
+        .authority()
+        .map(|a| a.as_str())
+        .filter(|a| valid_authority(a.as_bytes()))
+        .or_else(|| {
+            host.filter(|h| valid_authority(h.as_bytes()))
+                .and_then(|h| h.to_str().ok())
+        })
+        .unwrap_or("localhost");
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     format!("{scheme}://{authority}{path}")
 }
@@ -376,5 +439,67 @@ pub async fn serve(
                 tracing::debug!("connection from {client} ended: {e}");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(version: http::Version, hosts: &[&str]) -> Request<()> {
+        let mut builder = Request::get("/echo/public").version(version);
+        for host in hosts {
+            builder = builder.header(header::HOST, *host);
+        }
+        builder.body(()).unwrap()
+    }
+
+    #[test]
+    fn host_header_is_checked_as_rfc_9112_requires() {
+        use http::Version;
+        assert!(check_host(&request(Version::HTTP_11, &["example.com"])).is_ok());
+        assert!(check_host(&request(Version::HTTP_11, &["127.0.0.1:3000"])).is_ok());
+        assert!(check_host(&request(Version::HTTP_11, &["[::1]:3000"])).is_ok());
+        assert!(check_host(&request(Version::HTTP_10, &[])).is_ok());
+        assert!(check_host(&request(Version::HTTP_2, &[])).is_ok());
+        assert!(check_host(&request(Version::HTTP_11, &[])).is_err());
+        assert!(check_host(&request(Version::HTTP_11, &["a", "b"])).is_err());
+        for bad in [
+            "a/admin?x=1#",
+            "a?x",
+            "a#frag",
+            "user@host",
+            "host:80x",
+            "",
+            ":80",
+            "[::1",
+            "[nope]:1",
+            "a b",
+        ] {
+            assert!(
+                check_host(&request(Version::HTTP_11, &[bad])).is_err(),
+                "{bad:?} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn guest_url_takes_only_a_valid_authority_and_the_routed_path() {
+        let uri: Uri = "/echo/public?q=1".parse().unwrap();
+        let host = HeaderValue::from_static("a/admin?x=1#");
+        assert_eq!(
+            absolute_url("http", &uri, Some(&host)),
+            "http://localhost/echo/public?q=1"
+        );
+        let host = HeaderValue::from_static("example.com:8080");
+        assert_eq!(
+            absolute_url("http", &uri, Some(&host)),
+            "http://example.com:8080/echo/public?q=1"
+        );
+        let absolute: Uri = "http://user@evil/admin".parse().unwrap();
+        assert_eq!(
+            absolute_url("http", &absolute, Some(&host)),
+            "http://example.com:8080/admin"
+        );
     }
 }

@@ -32,7 +32,7 @@ pub use validate::normalize;
 #[derive(Clone, Debug)]
 pub struct Loaded {
     /// The manifest, normalized: every trigger has an id, inline components were moved into
-    /// `components` under generated ids, http routes are normalized.
+    /// `components` under generated ids; http routes keep their spelling (as in Spin).
     pub manifest: schema::AppManifest,
     /// The locked application (sources and files resolved to absolute `file://` URLs).
     pub locked: locked::LockedApp,
@@ -45,6 +45,16 @@ pub struct Loaded {
 /// Reads, validates and locks a `spin.toml`. Relative paths in the manifest resolve against
 /// the manifest's directory. If `manifest_path` is a directory, `spin.toml` inside it is used.
 pub fn load(manifest_path: &Path) -> Result<Loaded, ManifestError> {
+    load_inner(manifest_path, None)
+}
+
+/// [`load`] for a host that runs only the `runnable` trigger types (e.g. `["http"]`): any other
+/// trigger type is an error at its line, with a "did you mean" for a misspelt one.
+pub fn load_runnable(manifest_path: &Path, runnable: &[&str]) -> Result<Loaded, ManifestError> {
+    load_inner(manifest_path, Some(runnable))
+}
+
+fn load_inner(manifest_path: &Path, runnable: Option<&[&str]>) -> Result<Loaded, ManifestError> {
     let path = if manifest_path.is_dir() {
         manifest_path.join("spin.toml")
     } else {
@@ -55,6 +65,12 @@ pub fn load(manifest_path: &Path) -> Result<Loaded, ManifestError> {
         source,
     })?;
     let parsed = validate::parse(&text, &path).map_err(ManifestError::Invalid)?;
+    if let Some(runnable) = runnable {
+        let errors = validate::check_trigger_types(&parsed, &path, &text, runnable);
+        if !errors.is_empty() {
+            return Err(ManifestError::Invalid(errors));
+        }
+    }
     let (locked, lock_warnings) =
         lock::lock(&parsed, &path, &text).map_err(ManifestError::Invalid)?;
     let mut warnings = parsed.warnings;

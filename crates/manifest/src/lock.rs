@@ -70,20 +70,99 @@ fn guest_path(dest: &str, rel: &Path) -> PathBuf {
     PathBuf::from(format!("{base}/{}", rel.join("/")))
 }
 
-/// All regular files under `dir` (following symlinks), sorted, recursively.
-fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
+/// A mapped file: the path as the manifest names it (guest paths and `exclude_files` are
+/// computed from it) and the file it resolves to (what is read, hashed and staged).
+struct Mapped {
+    logical: PathBuf,
+    resolved: PathBuf,
+}
+
+/// Why a `files` entry cannot be mapped.
+enum WalkError {
+    Io(std::io::Error),
+    /// `link` resolves to `target`, which is outside the application directory.
+    Escapes {
+        link: PathBuf,
+        target: PathBuf,
+    },
+    /// A directory symlink leads back to one of its own ancestors.
+    Loop {
+        link: PathBuf,
+    },
+}
+
+impl From<std::io::Error> for WalkError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+/// Resolves `path` (following every symlink) and checks that it stays inside `root` (itself
+/// resolved), so that no symlink can expose a file of the host that the app does not contain.
+fn resolve_inside(path: &Path, root: &Path) -> Result<PathBuf, WalkError> {
+    let target = std::fs::canonicalize(path)?;
+    if target.starts_with(root) {
+        Ok(target)
+    } else {
+        Err(WalkError::Escapes {
+            link: path.to_path_buf(),
+            target,
+        })
+    }
+}
+
+/// All regular files under `dir`, sorted, recursively. Symlinks are followed only while they
+/// resolve inside `root`; a link out of it is an error, a dangling one is skipped.
+fn walk_dir(dir: &Path, root: &Path, out: &mut Vec<Mapped>) -> Result<(), WalkError> {
+    let resolved_dir = resolve_inside(dir, root)?;
+    walk_resolved(
+        dir,
+        &resolved_dir,
+        root,
+        &mut vec![resolved_dir.clone()],
+        out,
+    )
+}
+
+fn walk_resolved(
+    dir: &Path,
+    resolved_dir: &Path,
+    root: &Path,
+    stack: &mut Vec<PathBuf>,
+    out: &mut Vec<Mapped>,
+) -> Result<(), WalkError> {
+    let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(resolved_dir)?
+        .map(|e| e.map(|e| e.file_name()))
         .collect::<Result<_, _>>()?;
-    entries.sort();
-    for p in entries {
-        let Ok(meta) = std::fs::metadata(&p) else {
-            continue; // dangling symlink
+    names.sort();
+    for name in names {
+        let logical = dir.join(&name);
+        let entry = resolved_dir.join(&name);
+        let resolved = if entry.is_symlink() {
+            match resolve_inside(&entry, root) {
+                Ok(target) => target,
+                Err(WalkError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(WalkError::Escapes { target, .. }) => {
+                    return Err(WalkError::Escapes {
+                        link: logical,
+                        target,
+                    })
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            entry
         };
+        let meta = std::fs::metadata(&resolved)?;
         if meta.is_dir() {
-            walk_dir(&p, out)?;
+            if stack.contains(&resolved) {
+                return Err(WalkError::Loop { link: logical });
+            }
+            stack.push(resolved.clone());
+            walk_resolved(&logical, &resolved, root, stack, out)?;
+            stack.pop();
         } else if meta.is_file() {
-            out.push(p);
+            out.push(Mapped { logical, resolved });
         }
     }
     Ok(())
@@ -142,6 +221,8 @@ impl FileSet {
 struct Locker<'a> {
     sink: Sink<'a>,
     app_root: PathBuf,
+    /// `app_root` with every symlink resolved: mapped files must resolve inside it.
+    resolved_root: PathBuf,
     manifest: &'a AppManifest,
 }
 
@@ -204,6 +285,58 @@ impl Locker<'_> {
         })
     }
 
+    /// Reports why a `files` entry (`entry`, as written) cannot be mapped.
+    fn file_error(&mut self, span: &Span, ctx: &str, entry: &str, error: WalkError) {
+        match error {
+            WalkError::Io(e) => self.sink.error(
+                span,
+                format!("cannot read `{entry}` in `files` of {ctx}: {e}"),
+            ),
+            WalkError::Escapes { link, target } => self.sink.error_hint(
+                span,
+                format!(
+                    "`files` entry `{entry}` in {ctx} maps `{}`, which resolves to `{}`, outside \
+                     the application directory `{}`",
+                    link.display(),
+                    target.display(),
+                    self.root_display()
+                ),
+                "a component only sees files inside its application directory; copy what it \
+                 needs there instead of linking to it",
+            ),
+            WalkError::Loop { link } => self.sink.error(
+                span,
+                format!(
+                    "`files` entry `{entry}` in {ctx}: the directory symlink `{}` leads back \
+                     to one of its own parent directories",
+                    link.display()
+                ),
+            ),
+        }
+    }
+
+    /// The files of `dir` (a file or a directory, as the manifest names it), each with the file
+    /// it resolves to inside the application directory.
+    fn mapped_files(&self, path: &Path) -> Result<Vec<Mapped>, WalkError> {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            walk_dir(path, &self.resolved_root, &mut found)?;
+            Ok(found)
+        } else {
+            let resolved = resolve_inside(path, &self.resolved_root)?;
+            if !resolved.is_file() {
+                return Err(WalkError::Io(std::io::Error::other(format!(
+                    "`{}` is not a regular file",
+                    path.display()
+                ))));
+            }
+            Ok(vec![Mapped {
+                logical: path.to_path_buf(),
+                resolved,
+            }])
+        }
+    }
+
     fn files(&mut self, id: &str, c: &Component, locs: &ComponentLocs) -> Vec<ContentPath> {
         let ctx = format!("[component.{id}]");
         let excludes: Vec<glob::Pattern> = c
@@ -243,23 +376,20 @@ impl Locker<'_> {
                         continue;
                     };
                     let full = self.app_root.join(&rel);
-                    if full.is_file() {
-                        set.add(&full, guest_path("/", &rel));
-                    } else if full.is_dir() {
-                        let mut found = Vec::new();
-                        if let Err(e) = walk_dir(&full, &mut found) {
-                            self.sink.error(
-                                &entry_span,
-                                format!("cannot read directory `{p}` in {ctx}: {e}"),
-                            );
-                            continue;
-                        }
-                        for f in found {
-                            if excluded(&f, &self.app_root) {
+                    if full.exists() {
+                        let found = match self.mapped_files(&full) {
+                            Ok(found) => found,
+                            Err(e) => {
+                                self.file_error(&entry_span, &ctx, p, e);
                                 continue;
                             }
-                            if let Ok(r) = f.strip_prefix(&self.app_root) {
-                                set.add(&f, guest_path("/", r));
+                        };
+                        for f in found {
+                            if excluded(&f.logical, &self.app_root) {
+                                continue;
+                            }
+                            if let Ok(r) = f.logical.strip_prefix(&self.app_root) {
+                                set.add(&f.resolved, guest_path("/", r));
                             }
                         }
                     } else if glob::Pattern::escape(p) != *p {
@@ -291,12 +421,18 @@ impl Locker<'_> {
                                 );
                                 break;
                             };
+                            let resolved = match resolve_inside(&path, &self.resolved_root) {
+                                Ok(resolved) => resolved,
+                                Err(e) => {
+                                    self.file_error(&entry_span, &ctx, p, e);
+                                    break;
+                                }
+                            };
                             matched += 1;
                             if excluded(&path, &self.app_root) {
                                 continue;
                             }
-                            let guest = guest_path("/", r);
-                            set.add(&path, guest);
+                            set.add(&resolved, guest_path("/", r));
                         }
                         if matched == 0 {
                             self.sink.warn_hint(
@@ -323,26 +459,43 @@ impl Locker<'_> {
                     source,
                     destination,
                 } => {
+                    if Path::new(source).is_absolute()
+                        || normalize_relative(Path::new(source)).is_none()
+                    {
+                        self.sink.error_hint(
+                            &src_span,
+                            format!(
+                                "files source `{source}` in {ctx} is outside the application directory"
+                            ),
+                            "`source` is a path relative to the manifest directory, without \
+                             `..` above it; copy the files into the application directory",
+                        );
+                        continue;
+                    }
                     let full = absolutize(&self.app_root.join(source));
-                    if full.is_file() {
-                        set.add(&full, PathBuf::from(destination));
-                    } else if full.is_dir() {
-                        let mut found = Vec::new();
-                        if let Err(e) = walk_dir(&full, &mut found) {
-                            self.sink.error(
-                                &src_span,
-                                format!("cannot read directory `{source}` in {ctx}: {e}"),
-                            );
+                    if full.exists() {
+                        let is_dir = full.is_dir();
+                        let found = match self.mapped_files(&full) {
+                            Ok(found) => found,
+                            Err(e) => {
+                                self.file_error(&src_span, &ctx, source, e);
+                                continue;
+                            }
+                        };
+                        if !is_dir {
+                            for f in found {
+                                set.add(&f.resolved, PathBuf::from(destination));
+                            }
                             continue;
                         }
                         let mut matched = 0;
                         for f in found {
                             matched += 1;
-                            if excluded(&f, &self.app_root) {
+                            if excluded(&f.logical, &self.app_root) {
                                 continue;
                             }
-                            if let Ok(r) = f.strip_prefix(&full) {
-                                set.add(&f, guest_path(destination, r));
+                            if let Ok(r) = f.logical.strip_prefix(&full) {
+                                set.add(&f.resolved, guest_path(destination, r));
                             }
                         }
                         if matched == 0 {
@@ -461,10 +614,17 @@ impl Locker<'_> {
         if !c.description.is_empty() {
             metadata.insert("description".into(), Value::String(c.description.clone()));
         }
-        metadata.insert("allowed_outbound_hosts".into(), string_array(&hosts));
-        metadata.insert("key_value_stores".into(), string_array(&c.key_value_stores));
-        metadata.insert("databases".into(), string_array(&c.sqlite_databases));
-        metadata.insert("ai_models".into(), string_array(&c.ai_models));
+        // Spin 4 leaves empty lists out (tests/fixtures/spin-4.0.2-push/locked-app.json).
+        for (key, list) in [
+            ("allowed_outbound_hosts", &hosts),
+            ("key_value_stores", &c.key_value_stores),
+            ("databases", &c.sqlite_databases),
+            ("ai_models", &c.ai_models),
+        ] {
+            if !list.is_empty() {
+                metadata.insert(key.into(), string_array(list));
+            }
+        }
         if let Some(b) = &c.build {
             if let Ok(v) = serde_json::to_value(b) {
                 metadata.insert("build".into(), v);
@@ -542,9 +702,11 @@ pub(crate) fn lock(
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/"));
     let m = &parsed.manifest;
+    let resolved_root = std::fs::canonicalize(&app_root).unwrap_or_else(|_| app_root.clone());
     let mut locker = Locker {
         sink: Sink::new(manifest_path, text),
         app_root,
+        resolved_root,
         manifest: m,
     };
 
@@ -564,14 +726,13 @@ pub(crate) fn lock(
     if let Ok(origin) = url::Url::from_file_path(&abs_manifest) {
         metadata.insert("origin".into(), Value::String(origin.to_string()));
     }
-    if !app.trigger_global_configs.is_empty() {
-        let triggers: Map<String, Value> = app
-            .trigger_global_configs
-            .iter()
-            .map(|(k, t)| (k.clone(), Value::Object(table_to_json(t))))
-            .collect();
-        metadata.insert("triggers".into(), Value::Object(triggers));
-    }
+    // Spin 4 always writes `triggers`, `{}` when there are no global trigger settings.
+    let triggers: Map<String, Value> = app
+        .trigger_global_configs
+        .iter()
+        .map(|(k, t)| (k.clone(), Value::Object(table_to_json(t))))
+        .collect();
+    metadata.insert("triggers".into(), Value::Object(triggers));
     if m.triggers.len() == 1 {
         let ty = m.triggers.keys().next().cloned().unwrap_or_default();
         let mut single = app
@@ -659,7 +820,13 @@ pub(crate) fn lock(
     let (_, warnings) = locker.sink.split();
     Ok((
         LockedApp {
-            spin_lock_version: SPIN_LOCK_VERSION,
+            // Version 1 only when the app needs what it added (`must_understand`), as Spin
+            // writes 0 otherwise.
+            spin_lock_version: if must_understand.is_empty() {
+                0
+            } else {
+                SPIN_LOCK_VERSION
+            },
             must_understand,
             metadata,
             host_requirements: Map::new(),

@@ -182,10 +182,24 @@ impl ContentRef {
     }
 }
 
+/// Spin (spin-serde) writes inline content as standard base64 without padding, and reads it
+/// strictly that way: write exactly that, so Spin and SpinKube load what Spindle pushes.
+const INLINE_BASE64_WRITE: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new().with_encode_padding(false),
+);
+
+/// Reading accepts both, padded (older Spindle) and unpadded (Spin).
+const INLINE_BASE64_READ: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
 fn ser_base64<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
     use base64::Engine;
     match v {
-        Some(bytes) => s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes)),
+        Some(bytes) => s.serialize_str(&INLINE_BASE64_WRITE.encode(bytes)),
         None => s.serialize_none(),
     }
 }
@@ -194,9 +208,9 @@ fn de_base64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Erro
     use base64::Engine;
     let s: Option<String> = Option::deserialize(d)?;
     s.map(|s| {
-        base64::engine::general_purpose::STANDARD
+        INLINE_BASE64_READ
             .decode(s.as_bytes())
-            .map_err(serde::de::Error::custom)
+            .map_err(|e| serde::de::Error::custom(format!("inline content is not base64: {e}")))
     })
     .transpose()
 }
@@ -208,6 +222,9 @@ pub struct HttpTriggerConfig {
     pub id: String,
     /// Route (normalized).
     pub route: HttpRoute,
+    /// The route as the manifest spells it (`noslash`, `/trail/`), for Spin's
+    /// `spin-raw-component-route` and `spin-component-route` headers; empty for a private route.
+    pub raw_route: String,
     /// What serves the route.
     pub target: HttpTarget,
 }
@@ -269,6 +286,11 @@ impl HttpTriggerConfig {
             .trigger_config
             .as_object()
             .ok_or_else(|| format!("trigger `{id}`: trigger_config is not an object"))?;
+        let raw_route = cfg
+            .get("route")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let route = match cfg.get("route") {
             Some(Value::String(s)) => HttpRoute::Path(crate::schema::normalize_route(s)),
             Some(Value::Object(o)) if o.get("private") == Some(&Value::Bool(true)) => {
@@ -335,6 +357,7 @@ impl HttpTriggerConfig {
         Ok(Self {
             id: id.clone(),
             route,
+            raw_route,
             target,
         })
     }
@@ -510,6 +533,31 @@ mod tests {
         assert_eq!(v, json!({"inline": "aGkh", "path": "/a.txt"}));
         let back: ContentPath = serde_json::from_value(v).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn inline_content_is_written_unpadded_as_spin_does_and_read_either_way() {
+        // Spin 4.0.2 wrote "tiny\n" as "dGlueQo" (../fixtures: locked-app.json).
+        let c = ContentPath {
+            content: ContentRef {
+                inline: Some(b"tiny\n".to_vec()),
+                ..Default::default()
+            },
+            path: "/t.txt".into(),
+        };
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["inline"], "dGlueQo");
+        for text in ["dGlueQo", "dGlueQo="] {
+            let back: ContentPath =
+                serde_json::from_value(json!({"inline": text, "path": "/t.txt"})).unwrap();
+            assert_eq!(
+                back.content.inline.as_deref(),
+                Some(&b"tiny\n"[..]),
+                "{text}"
+            );
+        }
+        let bad = serde_json::from_value::<ContentPath>(json!({"inline": "*", "path": "/x"}));
+        assert!(bad.unwrap_err().to_string().contains("not base64"));
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub(crate) struct Parsed {
     pub locs: HashMap<String, ComponentLocs>,
     /// Trigger id -> header span.
     pub trigger_spans: HashMap<String, Span>,
+    /// Each trigger type (`http`, `redis`, ...) and where it first appears.
+    pub trigger_types: Vec<(String, Span)>,
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -125,6 +127,8 @@ struct Walker<'a> {
     trigger_ids: Vec<(String, Span)>,
     /// (trigger type, index) -> header span.
     trigger_headers: HashMap<(String, usize), Span>,
+    /// Trigger types with the span of their key.
+    trigger_types: Vec<(String, Span)>,
 }
 
 type Entry<'t, 'i> = (&'t str, Span, &'t Spanned<DeValue<'i>>);
@@ -439,7 +443,8 @@ impl<'a> Walker<'a> {
             ),
             Some((_, _, v)) => {
                 if let Some(types) = self.table_of(v, "`trigger`") {
-                    for (ty, _, val) in entries(types) {
+                    for (ty, span, val) in entries(types) {
+                        self.trigger_types.push((ty.to_string(), span.clone()));
                         match val.get_ref() {
                             DeValue::Array(arr) => {
                                 for (i, item) in arr.iter().enumerate() {
@@ -1377,7 +1382,7 @@ impl<'a> Walker<'a> {
 }
 
 /// Assigns trigger ids and moves inline components into `components`, like Spin's
-/// `normalize_manifest`; also normalizes http routes. Returns, for each inline component,
+/// `normalize_manifest` (routes keep their spelling, as in Spin's locked app). Returns, for each inline component,
 /// `((trigger type, index within type, spec ordinal), generated id)`.
 pub fn normalize(manifest: &mut AppManifest) -> Vec<((String, usize, usize), String)> {
     // Trigger ids: `<component>-<type>-trigger`, else `<type>-trigger<n>`.
@@ -1389,9 +1394,6 @@ pub fn normalize(manifest: &mut AppManifest) -> Vec<((String, usize, usize), Str
     for (ty, triggers) in manifest.triggers.iter_mut() {
         let mut counter = 1;
         for trigger in triggers.iter_mut() {
-            if let Some(toml::Value::String(r)) = trigger.config.get_mut("route") {
-                *r = normalize_route(r);
-            }
             if !trigger.id.is_empty() {
                 continue;
             }
@@ -1469,6 +1471,7 @@ pub(crate) fn parse(text: &str, file: &Path) -> Result<Parsed, Vec<Diagnostic>> 
         routes: Vec::new(),
         trigger_ids: Vec::new(),
         trigger_headers: HashMap::new(),
+        trigger_types: Vec::new(),
     };
     let (root, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
@@ -1512,13 +1515,52 @@ pub(crate) fn parse(text: &str, file: &Path) -> Result<Parsed, Vec<Diagnostic>> 
             }
         }
     }
+    let trigger_types = std::mem::take(&mut walker.trigger_types);
     let (_, warnings) = walker.sink.split();
     Ok(Parsed {
         manifest,
         warnings,
         locs,
         trigger_spans,
+        trigger_types,
     })
+}
+
+/// Trigger types that Spin or its trigger plugins run.
+const SPIN_TRIGGER_TYPES: &[&str] = &["http", "redis", "cron", "mqtt", "sqs", "command", "kinesis"];
+
+/// Errors for the trigger types of `parsed` that the host cannot run (`runnable`), with a
+/// "did you mean" for a misspelt one, at the line of each.
+pub(crate) fn check_trigger_types(
+    parsed: &Parsed,
+    path: &std::path::Path,
+    text: &str,
+    runnable: &[&str],
+) -> Vec<Diagnostic> {
+    let mut sink = Sink::new(path, text);
+    let supported = backticked(runnable.iter().copied());
+    for (ty, span) in &parsed.trigger_types {
+        if runnable.contains(&ty.as_str()) {
+            continue;
+        }
+        if SPIN_TRIGGER_TYPES.contains(&ty.as_str()) {
+            sink.error_hint(
+                span,
+                format!("Spindle cannot run `[[trigger.{ty}]]` triggers"),
+                format!(
+                    "Spindle runs {supported} triggers; remove the `{ty}` triggers (their \
+                     components stay in the app) or serve this app with Spin"
+                ),
+            );
+        } else {
+            let hint = match closest(ty, SPIN_TRIGGER_TYPES.iter().copied()) {
+                Some(c) => format!("did you mean `{c}`? Spindle runs {supported} triggers"),
+                None => format!("Spindle runs {supported} triggers"),
+            };
+            sink.error_hint(span, format!("unknown trigger type `{ty}`"), hint);
+        }
+    }
+    sink.split().0
 }
 
 #[cfg(test)]

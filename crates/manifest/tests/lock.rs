@@ -117,6 +117,7 @@ fn locked_json_for_a_small_app() {
             "authors": ["alice@example.com"],
             "origin": f.url("spin.toml"),
             "trigger": {"type": "http"},
+            "triggers": {},
         })
     );
     assert_eq!(
@@ -134,8 +135,9 @@ fn locked_json_for_a_small_app() {
             {"id": "pricing-http-trigger", "trigger_type": "http",
              "trigger_config": {"route": {"private": true}, "component": "pricing",
                                 "executor": {"type": "wagi"}}},
+            // Routes keep the manifest's spelling, as in Spin's locked app.
             {"id": "http-trigger1", "trigger_type": "http",
-             "trigger_config": {"route": "/old",
+             "trigger_config": {"route": "old/",
                                 "static_response": {"status_code": 302, "headers": {"location": "/"}}}},
         ])
     );
@@ -167,9 +169,7 @@ fn locked_json_for_a_small_app() {
         comps[1],
         json!({
             "id": "pricing",
-            "metadata": {
-                "allowed_outbound_hosts": [], "key_value_stores": [], "databases": [], "ai_models": [],
-            },
+            // Nothing granted: no metadata at all, as Spin 4 writes it.
             "source": {"content_type": "application/wasm",
                        "source": "https://example.test/pricing.wasm", "digest": "sha256:abc"},
         })

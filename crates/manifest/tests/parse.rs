@@ -827,7 +827,14 @@ fn warnings_unused_component_duplicate_and_reserved_routes() {
     let http = m.triggers.get("http").unwrap();
     assert_eq!(http[0].id, "a-http-trigger");
     assert_eq!(http[1].id, "http-trigger1");
-    assert_eq!(http[1].config["route"].as_str(), Some("/hello"));
+    // The route keeps its spelling (Spin normalizes it only for routing).
+    assert_eq!(http[1].config["route"].as_str(), Some("hello/"));
+    assert_eq!(
+        http[1].http_route(),
+        Some(spindle_manifest::schema::HttpRouteSpec::Path(
+            "/hello".into()
+        ))
+    );
     assert_eq!(
         warnings[1].to_string(),
         "warning: route `/.well-known/spin/health` is under the reserved prefix `/.well-known/spin/`\n  --> app/spin.toml:15:9\n  = help: the runtime answers `/.well-known/spin/health` and `/.well-known/spin/info` itself; this component may never see these requests"

@@ -108,7 +108,9 @@ pub fn assemble(locked: &LockedApp, options: &AssembleOptions) -> anyhow::Result
     let annotations = annotations(&app, options);
     let manifest = OciImageManifest {
         schema_version: 2,
-        media_type: Some(IMAGE_MANIFEST_MEDIA_TYPE.to_string()),
+        // Spin writes no `mediaType` field (the registry learns it from the Content-Type of
+        // the upload, which is IMAGE_MANIFEST_MEDIA_TYPE): write exactly what Spin writes.
+        media_type: None,
         config: config.descriptor(),
         layers: layers.iter().map(Layer::descriptor).collect(),
         annotations: Some(annotations),
@@ -126,13 +128,13 @@ pub fn assemble(locked: &LockedApp, options: &AssembleOptions) -> anyhow::Result
     })
 }
 
-/// The standard OCI image config Spin writes: `architecture: wasm`, `os: Wasip1`, and the
+/// The standard OCI image config Spin writes: `architecture: wasm`, `os: wasip1` (lowercase, as Spin 4.0.2 writes it), and the
 /// locked-app digest as a label so different apps get different image ids.
 fn image_config(locked_digest: &str) -> anyhow::Result<Layer> {
     use oci_client::config::{Architecture, Config, ConfigFile, Os};
     let file = ConfigFile {
         architecture: Architecture::Wasm,
-        os: Os::Other("Wasip1".to_string()),
+        os: Os::Other("wasip1".to_string()),
         config: Some(Config {
             labels: Some(HashMap::from([(
                 LOCKED_APP_DIGEST_LABEL.to_string(),
@@ -485,7 +487,10 @@ mod tests {
         assert!(!art.locked.metadata.contains_key("origin"));
 
         let m = serde_json::to_value(&art.manifest).unwrap();
-        assert_eq!(m["mediaType"], IMAGE_MANIFEST_MEDIA_TYPE);
+        assert!(
+            m.get("mediaType").is_none(),
+            "Spin writes no manifest mediaType: {m}"
+        );
         assert_eq!(m["config"]["mediaType"], IMAGE_CONFIG_MEDIA_TYPE);
         let ann = &m["annotations"];
         assert_eq!(ann["org.opencontainers.image.title"], "demo");
@@ -498,7 +503,7 @@ mod tests {
         );
         let cfg: Value = serde_json::from_slice(&art.config.data).unwrap();
         assert_eq!(cfg["architecture"], "wasm");
-        assert_eq!(cfg["os"], "Wasip1");
+        assert_eq!(cfg["os"], "wasip1");
         assert_eq!(
             cfg["config"]["Labels"][LOCKED_APP_DIGEST_LABEL],
             art.locked_layer().digest.as_str()

@@ -70,7 +70,28 @@ pub fn store_credentials(
         .as_object_mut()
         .expect("just made an object")
         .insert(key.clone(), serde_json::json!({ "auth": auth }));
+    write_config(config_path, config)?;
+    Ok(key)
+}
 
+/// Removes the credentials stored for `server` from `config_path` (other entries are kept).
+/// Returns the key removed, or `None` when there were none.
+pub fn remove_credentials(config_path: &Path, server: &str) -> anyhow::Result<Option<String>> {
+    let mut config = read_config(config_path)?;
+    let key = server_key(server);
+    let removed = config
+        .get_mut("auths")
+        .and_then(Value::as_object_mut)
+        .and_then(|auths| auths.remove(&key));
+    if removed.is_none() {
+        return Ok(None);
+    }
+    write_config(config_path, config)?;
+    Ok(Some(key))
+}
+
+/// Writes `config` to `config_path` atomically, with mode 0600 (its directory 0700 if new).
+fn write_config(config_path: &Path, config: Map<String, Value>) -> anyhow::Result<()> {
     let dir = config_path
         .parent()
         .context("the Docker config path has no directory")?;
@@ -94,7 +115,7 @@ pub fn store_credentials(
         std::fs::set_permissions(config_path, std::fs::Permissions::from_mode(0o600))
             .with_context(|| format!("setting the mode of {}", config_path.display()))?;
     }
-    Ok(key)
+    Ok(())
 }
 
 /// The credentials for `registry` (as in a reference, `host[:port]`) from `config_path`,

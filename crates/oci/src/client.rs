@@ -370,6 +370,46 @@ impl Client {
         })
     }
 
+    /// The app at `reference` as an earlier pull left it in the cache, without contacting the
+    /// registry: `None` unless its manifest, locked app and every blob they name are cached (and,
+    /// for a `@sha256:` reference, the cached manifest has that digest).
+    pub fn cached(&self, reference: &str) -> anyhow::Result<Option<Pulled>> {
+        let image = parse_reference(reference)?;
+        let dir = self.cache.manifest_dir(&image);
+        let (Ok(manifest_bytes), Ok(locked_bytes)) = (
+            std::fs::read(dir.join("manifest.json")),
+            std::fs::read(dir.join("spin.lock")),
+        ) else {
+            return Ok(None);
+        };
+        let digest = sha256_digest(&manifest_bytes);
+        if image.digest().is_some_and(|wanted| wanted != digest) {
+            return Ok(None);
+        }
+        let Ok(manifest) = serde_json::from_slice::<OciImageManifest>(&manifest_bytes) else {
+            return Ok(None);
+        };
+        let Ok(locked) = LockedApp::from_json(&locked_bytes) else {
+            return Ok(None);
+        };
+        let layers_cached = manifest
+            .layers
+            .iter()
+            .all(|l| self.cache.has_blob(&l.digest));
+        if !layers_cached || !missing_content(&locked, &self.cache).is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Pulled {
+            reference: image.whole(),
+            digest,
+            cached: manifest.layers.len(),
+            manifest,
+            locked,
+            downloaded: 0,
+            dir,
+        }))
+    }
+
     async fn download(
         &self,
         oci: &oci_client::Client,

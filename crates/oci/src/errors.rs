@@ -41,6 +41,13 @@ pub(crate) fn explain(
                  and tag (push it first with `spindle registry push {reference}`)"
             )
         }
+        (OciDistributionError::RequestError(r), _) if r.is_connect() || r.is_timeout() => {
+            anyhow::Error::new(Unreachable(connect_error(
+                anyhow::Error::new(e),
+                registry,
+                scheme,
+            )))
+        }
         (OciDistributionError::RequestError(_), _) => {
             connect_error(anyhow::Error::new(e), registry, scheme)
         }
@@ -82,3 +89,16 @@ pub(crate) fn connect_error(e: anyhow::Error, registry: &str, scheme: &str) -> a
     };
     anyhow::anyhow!("cannot reach the registry at {scheme}://{registry}: {e:#}\n{hint}")
 }
+
+/// The registry could not be reached at all (no connection, or it timed out): a caller with a
+/// cached copy may run that instead.
+#[derive(Debug)]
+pub struct Unreachable(anyhow::Error);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}

@@ -33,6 +33,7 @@ mod remote;
 pub use assemble::{assemble, Artifact, AssembleOptions, Layer};
 pub use cache::{BlobWriter, Cache, VerifiedBlob};
 pub use client::{resolve_to_cache, Client, ClientOptions, Pulled, Pushed};
+pub use errors::Unreachable;
 pub use oci_client::manifest::OciImageManifest;
 pub use oci_client::Reference;
 pub use remote::fetch_url_sources;
@@ -76,6 +77,31 @@ pub fn looks_like_reference(s: &str) -> bool {
     explicit_host && s.parse::<Reference>().is_ok()
 }
 
+/// For a string that is not a local path but does not pass [`looks_like_reference`]: why it
+/// is not a usable registry reference, when it looks like an attempt at one (`MyOrg/Hello`,
+/// `me/hello:v1`). `None` for strings that look like file paths.
+pub fn reference_problem(s: &str) -> Option<String> {
+    let path_like = s.ends_with(".toml")
+        || s.ends_with(".wasm")
+        || s.starts_with('.')
+        || s.starts_with('/')
+        || s.starts_with('~');
+    if path_like || looks_like_reference(s) || !(s.contains('/') || s.contains(':')) {
+        return None;
+    }
+    let example = "e.g. `ghcr.io/myorg/hello:v1` or `127.0.0.1:5000/myorg/hello:v1`";
+    if let Err(e) = s.parse::<Reference>() {
+        return Some(format!(
+            "`{s}` is neither a local file nor a valid registry reference ({e}); a reference is \
+             `registry-host/repository[:tag]` with a lowercase repository, {example}"
+        ));
+    }
+    Some(format!(
+        "`{s}` is neither a local file nor a registry reference with a registry host; Spindle \
+         does not guess a default registry: name it, {example}"
+    ))
+}
+
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {
     use sha2::Digest as _;
@@ -92,6 +118,19 @@ fn ensure_crypto_provider() {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reference_problems_are_explained() {
+        use super::reference_problem;
+        let upper = reference_problem("MyOrg/Hello").unwrap();
+        assert!(upper.contains("nor a valid registry reference"), "{upper}");
+        let hostless = reference_problem("myorg/hello:v1").unwrap();
+        assert!(hostless.contains("registry host"), "{hostless}");
+        for path in ["spin.toml", "./app", "/abs/app", "app/spin.toml", "hello"] {
+            assert_eq!(reference_problem(path), None, "{path}");
+        }
+        assert_eq!(reference_problem("ghcr.io/me/hello:v1"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -447,6 +447,24 @@ fn stage_files(
                 file.path.display()
             ),
         };
+        // The lock stage resolved every symlink inside the app directory; a symlink here means
+        // the file was replaced since, and following it could expose any file of the host.
+        match std::fs::symlink_metadata(&source) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => bail!(
+                "file {} of component `{}` ({}) is no longer a regular file (a symlink or a \
+                 directory replaced it after the app was loaded); refusing to map it",
+                file.path.display(),
+                component.id,
+                source.display()
+            ),
+            Err(e) => bail!(
+                "file {} of component `{}` ({}): {e}",
+                file.path.display(),
+                component.id,
+                source.display()
+            ),
+        }
         if copy || std::fs::hard_link(&source, &dest).is_err() {
             std::fs::copy(&source, &dest).with_context(|| {
                 format!(

@@ -122,7 +122,13 @@ impl WasiHttpHooks for OutboundHttp {
         let allowed = &self.config.allowed;
 
         let (destination, permitted) = if host.is_empty() || is_self_host(&host) {
-            (Destination::OwnApp, allowed.allows_relative(&scheme))
+            // A relative URL reaches the host with a placeholder authority (the Rust SDK sends
+            // `:80`/`:443`, the JS SDK `self.alt`) and wasmtime's default scheme, https. As in
+            // Spin, an `http://self` or `https://self` entry allows it whatever that scheme.
+            (
+                Destination::OwnApp,
+                allowed.allows_relative("http") || allowed.allows_relative("https"),
+            )
         } else if let Some(target) = service_chaining_target(&host) {
             (
                 Destination::Component(target.to_string()),
@@ -133,8 +139,8 @@ impl WasiHttpHooks for OutboundHttp {
         };
 
         if !permitted {
-            let entry = if host.is_empty() {
-                format!("{scheme}://self")
+            let entry = if host.is_empty() || is_self_host(&host) {
+                "http://self".to_string()
             } else {
                 AllowedHosts::suggestion(&scheme, &host, port)
             };

@@ -54,6 +54,15 @@ impl Spindle {
     }
 
     pub fn start_with_env(manifest: &Path, extra: &[&str], env: &[(&str, &str)]) -> Spindle {
+        Self::spawn(manifest, extra, env, true)
+    }
+
+    /// [`Spindle::start_with_env`] without `--log-dir`: logs go where spindle puts them.
+    pub fn start_default_logs(manifest: &Path, extra: &[&str], env: &[(&str, &str)]) -> Spindle {
+        Self::spawn(manifest, extra, env, false)
+    }
+
+    fn spawn(manifest: &Path, extra: &[&str], env: &[(&str, &str)], log_dir: bool) -> Spindle {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut cmd = spindle_cmd();
@@ -61,10 +70,11 @@ impl Spindle {
             .arg("-f")
             .arg(manifest)
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--log-dir")
-            .arg(dir.path().join("logs"))
-            .args(extra)
+            .arg(format!("127.0.0.1:{port}"));
+        if log_dir {
+            cmd.arg("--log-dir").arg(dir.path().join("logs"));
+        }
+        cmd.args(extra)
             .stdout(std::fs::File::create(dir.path().join("stdout.txt")).unwrap())
             .stderr(std::fs::File::create(dir.path().join("stderr.txt")).unwrap());
         for (k, v) in env {
@@ -283,4 +293,26 @@ pub fn request(
         headers,
         body,
     })
+}
+
+/// Sends `head` (a raw HTTP/1.x request head, without the final blank line) on a fresh
+/// connection with `Connection: close` and returns the status code and the whole response.
+pub fn raw_request(port: u16, head: &str) -> (u16, String) {
+    use std::io::Write as _;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(format!("{head}\r\nConnection: close\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
 }

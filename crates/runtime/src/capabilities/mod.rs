@@ -102,7 +102,8 @@ impl OutboundRedis {
 /// Settings for the capabilities, usually from `spindle up` flags and the runtime config.
 #[derive(Debug, Clone, Default)]
 pub struct CapabilityOptions {
-    /// Where `default` stores and databases live (`.spin/` next to the manifest).
+    /// Where `default` stores and databases live (`--state-dir`, the runtime config's
+    /// `state_dir`, else `.spin/` next to the manifest: the caller resolves it).
     pub state_dir: PathBuf,
     /// The runtime config (`--runtime-config-file`), if any.
     pub runtime_config: RuntimeConfig,
@@ -128,11 +129,7 @@ impl AppCapabilities {
     /// fails here), and applies `--sqlite` / `--key-value`.
     pub fn new(app: &LockedApp, options: &CapabilityOptions) -> anyhow::Result<Self> {
         let config = &options.runtime_config;
-        let state_dir = config
-            .state_dir
-            .as_ref()
-            .map(|d| options.runtime_config_dir.join(d))
-            .unwrap_or_else(|| options.state_dir.clone());
+        let state_dir = &options.state_dir;
         let providers = Providers::new(
             &options.cli_variables,
             &config.variables_provider,
@@ -141,7 +138,7 @@ impl AppCapabilities {
         let variables = Arc::new(Variables::resolve(app, &providers)?);
         let key_value = Arc::new(KeyValue::new(
             &config.key_value_store,
-            &state_dir,
+            state_dir,
             &options.runtime_config_dir,
         )?);
         for (k, v) in &options.key_value_presets {
@@ -149,7 +146,7 @@ impl AppCapabilities {
         }
         let sqlite = Arc::new(Sqlite::new(
             &config.sqlite_database,
-            &state_dir,
+            state_dir,
             &options.runtime_config_dir,
         ));
         sqlite.run_startup_statements(&options.sqlite_statements)?;

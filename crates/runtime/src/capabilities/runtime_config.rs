@@ -42,7 +42,11 @@ pub struct RuntimeConfig {
     pub state_dir: Option<PathBuf>,
     /// `log_dir`: overrides the default log directory.
     pub log_dir: Option<PathBuf>,
-    /// Sections Spin accepts that Spindle reads but does not act on yet.
+    /// `max_instance_memory`: the most linear memory one instance may use, in bytes
+    /// (`--max-instance-memory` wins over it).
+    pub max_instance_memory: Option<u64>,
+    /// Sections Spin accepts that Spindle does not implement: parsed only to be refused by
+    /// name in [`RuntimeConfig::parse`], never silently ignored.
     #[serde(default)]
     pub outbound_http: Option<toml::Value>,
     /// See `outbound_http`.
@@ -57,10 +61,17 @@ pub struct RuntimeConfig {
     /// See `outbound_http`.
     #[serde(default)]
     pub llm_compute: Option<toml::Value>,
-    /// See `outbound_http`.
-    #[serde(default)]
-    pub max_instance_memory: Option<toml::Value>,
 }
+
+/// The runtime-config keys Spindle acts on.
+pub const SUPPORTED_KEYS: &[&str] = &[
+    "key_value_store",
+    "sqlite_database",
+    "variables_provider",
+    "state_dir",
+    "log_dir",
+    "max_instance_memory",
+];
 
 /// A key-value store backend.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -115,9 +126,33 @@ impl RuntimeConfig {
         Self::parse(&text).with_context(|| format!("invalid runtime config {}", path.display()))
     }
 
-    /// Parses runtime config text.
+    /// Parses runtime config text. A Spin section Spindle does not implement is an error that
+    /// names it and its line.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
-        toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))
+        let config: Self = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let present = [
+            ("outbound_http", config.outbound_http.is_some()),
+            ("outbound_redis", config.outbound_redis.is_some()),
+            ("outbound_networking", config.outbound_networking.is_some()),
+            ("client_tls", config.client_tls.is_some()),
+            ("llm_compute", config.llm_compute.is_some()),
+        ];
+        if let Some((key, _)) = present.iter().find(|(_, set)| *set) {
+            let line = text
+                .lines()
+                .position(|l| {
+                    let l = l.trim_start().trim_start_matches('[').trim_start();
+                    l.starts_with(key)
+                })
+                .map(|i| format!(" (line {})", i + 1))
+                .unwrap_or_default();
+            anyhow::bail!(
+                "`{key}`{line} is a Spin runtime-config section that Spindle does not implement \
+                 yet (help: remove it; Spindle supports {})",
+                SUPPORTED_KEYS.join(", ")
+            );
+        }
+        Ok(config)
     }
 }
 
@@ -176,5 +211,29 @@ prefix = "MYAPP"
         assert!(e.contains("azure_cosmos"), "{e}");
         let e = RuntimeConfig::parse("bogus = 1\n").unwrap_err().to_string();
         assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn spin_sections_spindle_does_not_implement_are_refused_by_name() {
+        for (text, key, line) in [
+            (
+                "[outbound_http]\nconnection_pooling = true\n",
+                "outbound_http",
+                1,
+            ),
+            (
+                "log_dir = \"x\"\n\n[[client_tls]]\nhosts = [\"a\"]\n",
+                "client_tls",
+                3,
+            ),
+            ("[llm_compute]\ntype = \"spin\"\n", "llm_compute", 1),
+        ] {
+            let e = RuntimeConfig::parse(text).unwrap_err().to_string();
+            assert!(e.contains(&format!("`{key}` (line {line})")), "{e}");
+            assert!(e.contains("does not implement"), "{e}");
+        }
+        let c = RuntimeConfig::parse("max_instance_memory = 1048576\nlog_dir = \"l\"\n").unwrap();
+        assert_eq!(c.max_instance_memory, Some(1 << 20));
+        assert_eq!(c.log_dir.as_deref(), Some(Path::new("l")));
     }
 }

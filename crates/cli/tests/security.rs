@@ -1,0 +1,176 @@
+//! Sandbox holes, tried with the exact attacks: `files` symlinks that lead out of the app
+//! directory, and Host headers that smuggle a path past the router.
+
+mod support;
+
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use support::*;
+
+fn probe_wasm() -> PathBuf {
+    let wasm = example("multi/target/wasm32-wasip2/release/multi_probe.wasm");
+    require_built(&wasm);
+    wasm
+}
+
+/// An app in `dir` whose probe component maps `files` (a TOML array).
+fn probe_app(dir: &Path, files: &str) -> PathBuf {
+    let manifest = dir.join("spin.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "spin_manifest_version = 2\n[application]\nname = \"files\"\n\
+             [[trigger.http]]\nroute = \"/probe/...\"\ncomponent = \"probe\"\n\
+             [component.probe]\nsource = {:?}\nfiles = {files}\n",
+            probe_wasm().to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    manifest
+}
+
+fn up_fails(manifest: &Path, extra: &[&str]) -> String {
+    let temp = tempfile::tempdir().unwrap();
+    let mut args = vec!["up", "-f", manifest.to_str().unwrap(), "--listen"];
+    let listen = format!("127.0.0.1:{}", free_port());
+    args.push(&listen);
+    args.extend_from_slice(extra);
+    let temp_arg = temp.path().to_str().unwrap().to_string();
+    if extra.contains(&"--temp") {
+        args.push(&temp_arg);
+    }
+    let (code, out, err) = run_spindle(&args, manifest.parent().unwrap());
+    assert_eq!(code, 2, "spindle up should refuse the app\n{out}\n{err}");
+    err
+}
+
+#[test]
+fn files_symlinks_out_of_the_app_directory_are_refused_whatever_the_staging() {
+    let staging = [
+        &[][..],
+        &["--allow-transient-write"][..],
+        &["--temp"][..],
+        &["--allow-transient-write", "--temp"][..],
+    ];
+    // A directory symlink inside a mapped directory.
+    let app = tempfile::tempdir().unwrap();
+    std::fs::create_dir(app.path().join("data")).unwrap();
+    std::fs::write(app.path().join("data/ok.txt"), "ok").unwrap();
+    symlink("/etc", app.path().join("data/etc-dir")).unwrap();
+    let manifest = probe_app(
+        app.path(),
+        r#"[{ source = "data", destination = "/data" }]"#,
+    );
+    for extra in staging {
+        let err = up_fails(&manifest, extra);
+        assert!(err.contains("spin.toml:"), "no location: {err}");
+        assert!(err.contains("etc-dir"), "{err}");
+        assert!(err.contains("resolves to `/etc`"), "{err}");
+        assert!(err.contains("outside the application directory"), "{err}");
+    }
+    // A file symlink, mapped by a pattern and by a placement.
+    let app = tempfile::tempdir().unwrap();
+    std::fs::create_dir(app.path().join("data")).unwrap();
+    symlink("/etc/passwd", app.path().join("data/passwd")).unwrap();
+    for files in [
+        r#"["data/passwd"]"#,
+        r#"["data/*"]"#,
+        r#"["data"]"#,
+        r#"[{ source = "data/passwd", destination = "/passwd" }]"#,
+    ] {
+        let manifest = probe_app(app.path(), files);
+        for extra in staging {
+            let err = up_fails(&manifest, extra);
+            assert!(err.contains("resolves to `/etc/passwd`"), "{files}: {err}");
+        }
+    }
+    // The mapped directory itself is a symlink out.
+    let app = tempfile::tempdir().unwrap();
+    symlink("/etc", app.path().join("data")).unwrap();
+    let manifest = probe_app(
+        app.path(),
+        r#"[{ source = "data", destination = "/data" }]"#,
+    );
+    assert!(up_fails(&manifest, &[]).contains("resolves to `/etc`"));
+}
+
+#[test]
+fn placement_sources_outside_the_app_directory_are_refused() {
+    let app = tempfile::tempdir().unwrap();
+    for source in ["..", "../outside", "/etc", "data/../../x"] {
+        let manifest = probe_app(
+            app.path(),
+            &format!("[{{ source = {source:?}, destination = \"/d\" }}]"),
+        );
+        let err = up_fails(&manifest, &[]);
+        assert!(
+            err.contains(&format!(
+                "files source `{source}` in [component.probe] is outside the application directory"
+            )),
+            "{source}: {err}"
+        );
+    }
+}
+
+#[test]
+fn symlinks_inside_the_app_directory_still_work() {
+    let app = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(app.path().join("data/real")).unwrap();
+    std::fs::write(app.path().join("data/real/note.txt"), "inside").unwrap();
+    std::fs::write(app.path().join("shared.txt"), "shared").unwrap();
+    symlink("real", app.path().join("data/alias")).unwrap();
+    symlink("../shared.txt", app.path().join("data/shared.txt")).unwrap();
+    let manifest = probe_app(
+        app.path(),
+        r#"[{ source = "data", destination = "/data" }]"#,
+    );
+    for extra in [&[][..], &["--allow-transient-write"][..]] {
+        let s = Spindle::start(&manifest, extra);
+        for (path, want) in [
+            ("/data/alias/note.txt", "inside"),
+            ("/data/real/note.txt", "inside"),
+            ("/data/shared.txt", "shared"),
+        ] {
+            let r = s.get(&format!("/probe/file?path={path}"));
+            assert_eq!((r.status, r.text().as_str()), (200, want), "{path}");
+        }
+    }
+}
+
+#[test]
+fn invalid_missing_or_repeated_host_is_400_and_the_guest_uri_is_the_routed_path() {
+    let multi = example("multi/spin.toml");
+    require_built(&example(
+        "multi/target/wasm32-wasip2/release/multi_api.wasm",
+    ));
+    let s = Spindle::start(&multi, &[]);
+    // The attack: a Host that carries a path and a query.
+    let (status, response) = raw_request(s.port, "GET /echo/public HTTP/1.1\r\nHost: a/admin?x=1#");
+    assert_eq!(status, 400, "{response}");
+    assert!(!response.contains("/admin"), "{response}");
+    for head in [
+        "GET /echo/public HTTP/1.1\r\nHost: user@a",
+        "GET /echo/public HTTP/1.1\r\nHost: a:80x",
+        "GET /echo/public HTTP/1.1",
+        "GET /echo/public HTTP/1.1\r\nHost: a\r\nHost: b",
+        "GET http://a/echo/public HTTP/1.1\r\nHost: a/admin",
+    ] {
+        let (status, response) = raw_request(s.port, head);
+        assert_eq!(status, 400, "{head:?}: {response}");
+    }
+    // Valid requests are served, with the guest's URI built from the routed path.
+    let (status, response) = raw_request(s.port, "GET /echo/public HTTP/1.1\r\nHost: a:8080");
+    assert_eq!(status, 200, "{response}");
+    assert!(
+        response.contains(r#""uri": "http://a:8080/echo/public""#),
+        "{response}"
+    );
+    // HTTP/1.0 may leave Host out.
+    let (status, response) = raw_request(s.port, "GET /echo/public HTTP/1.0");
+    assert_eq!(status, 200, "{response}");
+    assert!(
+        response.contains(r#""uri": "http://localhost/echo/public""#),
+        "{response}"
+    );
+}

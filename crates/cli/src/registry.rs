@@ -300,16 +300,21 @@ pub fn pull_for_up(
     };
     let client = options.client()?;
     // A digest names immutable content: a complete cached copy is run without the registry.
-    let by_digest = reference.contains("@sha256:");
-    let pulled = match client.cached(reference)? {
-        Some(cached) if by_digest => {
+    // A tag is pulled; the cache is read only when the registry cannot be reached.
+    let cached = if reference.contains("@sha256:") {
+        client.cached(reference)?
+    } else {
+        None
+    };
+    let pulled = match cached {
+        Some(cached) => {
             eprintln!(
                 "Using {}@{} from the cache (pulled earlier)",
                 cached.reference, cached.digest
             );
             cached
         }
-        cached => match runtime()?.block_on(client.pull(reference)) {
+        None => match runtime()?.block_on(client.pull(reference)) {
             Ok(pulled) => {
                 eprintln!(
                     "Pulled {}@{} ({} blobs downloaded, {} already cached)",
@@ -317,19 +322,21 @@ pub fn pull_for_up(
                 );
                 pulled
             }
-            // A tag whose registry cannot be reached: the copy pulled last time, with a warning.
-            Err(e)
-                if e.downcast_ref::<spindle_oci::Unreachable>().is_some() && cached.is_some() =>
-            {
-                let cached = cached.expect("checked above");
-                tracing::warn!(
-                    "{e:#}\nrunning the copy of {} pulled earlier ({}); it may be out of date",
-                    cached.reference,
-                    cached.digest
-                );
-                cached
-            }
-            Err(e) => return Err(e.context(format!("cannot pull the app {reference}"))),
+            Err(e) => match e.downcast_ref::<spindle_oci::Unreachable>() {
+                Some(_) => match client.cached(reference)? {
+                    Some(cached) => {
+                        tracing::warn!(
+                            "{e:#}\nrunning the copy of {} pulled earlier ({}); it may be out \
+                             of date",
+                            cached.reference,
+                            cached.digest
+                        );
+                        cached
+                    }
+                    None => return Err(e.context(format!("cannot pull the app {reference}"))),
+                },
+                None => return Err(e.context(format!("cannot pull the app {reference}"))),
+            },
         },
     };
     let mut locked = spindle_oci::resolve_to_cache(pulled.locked, client.cache())?;

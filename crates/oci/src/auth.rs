@@ -228,7 +228,6 @@ pub async fn validate_credentials(
     password: &str,
     insecure: bool,
 ) -> anyhow::Result<()> {
-    crate::ensure_crypto_provider();
     let host = server_key(server);
     let host = if host == DOCKER_HUB_KEY {
         "registry-1.docker.io".to_string()
@@ -236,7 +235,7 @@ pub async fn validate_credentials(
         host
     };
     let scheme = crate::client::scheme_for(&host, insecure);
-    let client = reqwest::Client::builder()
+    let client = crate::http_client_builder()
         .danger_accept_invalid_certs(insecure)
         .timeout(std::time::Duration::from_secs(60))
         .build()?;

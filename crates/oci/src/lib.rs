@@ -108,6 +108,13 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
+/// A reqwest client builder with rustls' ring crypto provider installed: reqwest is built
+/// without a default provider, so every plain HTTP client of this crate starts here.
+pub(crate) fn http_client_builder() -> reqwest::ClientBuilder {
+    ensure_crypto_provider();
+    reqwest::Client::builder()
+}
+
 /// Installs rustls' ring crypto provider once (reqwest is built without a default provider).
 fn ensure_crypto_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();

@@ -23,8 +23,7 @@ const MAX_DOWNLOAD: u64 = 1 << 30;
 /// is not in `cache` yet, verifies it against its digest, and rewrites the source to the
 /// cached `file://` path (keeping the digest).
 pub async fn fetch_url_sources(mut locked: LockedApp, cache: &Cache) -> anyhow::Result<LockedApp> {
-    crate::ensure_crypto_provider();
-    let client = reqwest::Client::builder()
+    let client = crate::http_client_builder()
         .connect_timeout(std::time::Duration::from_secs(30))
         // A server that stops sending mid-body fails the start instead of hanging it.
         .read_timeout(READ_TIMEOUT)
@@ -221,7 +220,7 @@ mod tests {
         let body = b"\0asm\x01\0\0\0".to_vec();
         let digest = crate::sha256_digest(&body);
         let (url, server) = serve(body, 1);
-        let client = reqwest::Client::new();
+        let client = crate::http_client_builder().build().unwrap();
         let err = download(&client, &cache, &url, &digest, 4)
             .await
             .unwrap_err();

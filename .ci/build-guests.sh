@@ -22,7 +22,7 @@
 #   examples/hello-rust/target/wasm32-wasip2/release/hello_rust.wasm
 #   examples/hello-rust-p3/target/wasm32-wasip2/release/hello_rust_p3.wasm
 #   examples/multi/target/wasm32-wasip2/release/multi_{api,static,probe}.wasm
-#   examples/outbound/target/wasm32-wasip2/release/outbound_{fetch,private,wagi}.wasm
+#   examples/outbound/target/wasm32-wasip2/release/outbound_{fetch,private,sockets,wagi}.wasm
 #   examples/outbound/target/wasm32-wasip1/release/outbound_wagi.wasm   (WAGI core module)
 #   examples/hello-python/app.wasm, examples/hello-python-p3/app.wasm, tests/guests/rc-2023-11-10/app.wasm
 #   examples/hello-js/dist/app.wasm, examples/capabilities-js/dist/app.wasm
@@ -142,6 +142,7 @@ RUST_GUESTS=(
   "tests/guests/legacy-http:legacy_http:target/wasm32-wasip2/release/legacy_http.wasm"
   "examples/outbound:outbound_fetch:target/wasm32-wasip2/release/outbound_fetch.wasm"
   "examples/outbound:outbound_private:target/wasm32-wasip2/release/outbound_private.wasm"
+  "examples/outbound:outbound_sockets:target/wasm32-wasip2/release/outbound_sockets.wasm"
   "examples/outbound:outbound_wagi:target/wasm32-wasip2/release/outbound_wagi.wasm"
   "examples/outbound:outbound_wagi:target/wasm32-wasip1/release/outbound_wagi.wasm:wasm32-wasip1"
 )

@@ -1,11 +1,13 @@
 //! End-to-end tests of outbound HTTP (`allowed_outbound_hosts`), service chaining to a private
 //! component, `self` requests and the Wagi executor: the real `spindle` binary serving the
-//! guests of `examples/outbound` (built by `.ci/build-guests.sh`) over real HTTP on 127.0.0.1.
+//! guests of `examples/outbound` (built by `.ci/build-guests.sh`) over real HTTP on 127.0.0.1,
+//! and `wasi:sockets` TCP/UDP from the `sockets` component to local echo servers.
 
 mod support;
 
+use std::io::Read as _;
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::TcpListener;
+use std::net::{TcpListener, UdpSocket};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -15,6 +17,7 @@ fn outbound_app() -> std::path::PathBuf {
     for wasm in [
         "outbound/target/wasm32-wasip2/release/outbound_fetch.wasm",
         "outbound/target/wasm32-wasip2/release/outbound_private.wasm",
+        "outbound/target/wasm32-wasip2/release/outbound_sockets.wasm",
         "outbound/target/wasm32-wasip2/release/outbound_wagi.wasm",
         "outbound/target/wasm32-wasip1/release/outbound_wagi.wasm",
     ] {
@@ -252,15 +255,167 @@ allowed_outbound_hosts = ["https://ok.example.com", "ftp://files.example.com"]
         ],
         dir.path(),
     );
-    assert_eq!(code, 1, "{err}");
+    // A manifest error, with its file and line, before anything starts.
+    assert_ne!(code, 0, "{err}");
     assert!(
         err.contains(
-            "component `fetch`: invalid allowed_outbound_hosts entry \"ftp://files.example.com\": \
-             no port was given and the scheme \"ftp\" has no known default port"
+            "invalid `allowed_outbound_hosts` entry `ftp://files.example.com` in \
+             [component.fetch]: no port was given and the scheme \"ftp\" has no known default \
+             port"
         ),
         "{err}"
     );
-    assert!(err.contains("help: add a port"), "{err}");
+    assert!(err.contains("spin.toml:12:"), "{err}");
+    assert!(err.contains("add a port"), "{err}");
+    assert!(!err.contains("listening"), "{err}");
+
+    // A misspelled scheme gets a "did you mean".
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("ftp://files.example.com", "htps://files.example.com");
+    std::fs::write(&manifest, text).unwrap();
+    let (code, _out, err) = run_spindle(&["up", "-f", manifest.to_str().unwrap()], dir.path());
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        err.contains("did you mean \"https://files.example.com\"?"),
+        "{err}"
+    );
+}
+
+/// A TCP echo server on `ip`: each connection gets back what it sent, up to its end. The
+/// thread ends after `max` connections or 60 s idle.
+fn tcp_echo(ip: &str, max: usize) -> u16 {
+    let listener = TcpListener::bind((ip, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let (mut served, start) = (0, std::time::Instant::now());
+        while served < max && start.elapsed() < Duration::from_secs(60) {
+            let Ok((mut stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut got = Vec::new();
+            let _ = stream.read_to_end(&mut got);
+            let _ = stream.write_all(&got);
+            served += 1;
+        }
+    });
+    port
+}
+
+/// A UDP echo server on `ip` (one reply per datagram, for 60 s at most).
+fn udp_echo(ip: &str) -> u16 {
+    let socket = UdpSocket::bind((ip, 0)).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        let mut buf = [0u8; 1500];
+        while start.elapsed() < Duration::from_secs(60) {
+            if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                let _ = socket.send_to(&buf[..n], from);
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn sockets_reach_what_allowed_outbound_hosts_grants() {
+    // The example grants `*://{{ upstream_host }}:1024..65535` (a template, default 127.0.0.1).
+    let s = Spindle::start(&outbound_app(), &[]);
+    let tcp = tcp_echo("127.0.0.1", 1);
+    let r = s.get(&format!("/sockets/tcp?addr=127.0.0.1:{tcp}&msg=hello-tcp"));
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), s.stderr());
+    assert_eq!(r.text(), "echo hello-tcp");
+    let udp = udp_echo("127.0.0.1");
+    let r = s.get(&format!("/sockets/udp?addr=127.0.0.1:{udp}&msg=hello-udp"));
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), s.stderr());
+    assert_eq!(r.text(), "echo hello-udp");
+
+    // Another IP, with a server listening there: denied before any packet is sent.
+    let other = tcp_echo("127.0.0.2", 1);
+    let r = s.get(&format!("/sockets/tcp?addr=127.0.0.2:{other}&msg=x"));
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("access-denied"), "{}", r.text());
+    assert!(
+        s.wait_for_output(&format!(
+            "component `sockets` was denied a tcp connection to 127.0.0.2:{other}: not allowed \
+             by its allowed_outbound_hosts (help: add \"tcp://127.0.0.2:{other}\""
+        )),
+        "{}",
+        s.stderr()
+    );
+    let other_udp = udp_echo("127.0.0.2");
+    let r = s.get(&format!("/sockets/udp?addr=127.0.0.2:{other_udp}&msg=x"));
+    assert_eq!(r.status, 403, "{}", r.text());
+    // A port outside the granted range.
+    let r = s.get("/sockets/tcp?addr=127.0.0.1:80&msg=x");
+    assert_eq!(r.status, 403, "{}", r.text());
+}
+
+#[test]
+fn socket_entries_cidr_names_and_schemes() {
+    outbound_app();
+    let cidr_port = tcp_echo("127.0.0.2", 1);
+    let outside = tcp_echo("127.0.0.5", 1);
+    let named = tcp_echo("127.0.0.1", 1);
+    let postgres = tcp_echo("127.0.0.1", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = example("outbound/target/wasm32-wasip2/release/outbound_sockets.wasm");
+    let manifest = dir.path().join("spin.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            r#"spin_manifest_version = 2
+
+[application]
+name = "sockets"
+
+[[trigger.http]]
+route = "/sockets/..."
+component = "sockets"
+
+[component.sockets]
+source = "{}"
+allowed_outbound_hosts = [
+    "tcp://127.0.0.0/30:{cidr_port}",
+    "*://127.0.0.5/32:{cidr_port}",
+    "*://localhost:{named}",
+    "postgres://127.0.0.1:{postgres}",
+]
+"#,
+            wasm.display()
+        ),
+    )
+    .unwrap();
+    let s = Spindle::start(&manifest, &[]);
+    // In the range.
+    let r = s.get(&format!(
+        "/sockets/tcp?addr=127.0.0.2:{cidr_port}&msg=in-range"
+    ));
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), s.stderr());
+    assert_eq!(r.text(), "echo in-range");
+    // Outside it (127.0.0.5 is granted another port only).
+    let r = s.get(&format!("/sockets/tcp?addr=127.0.0.5:{outside}&msg=x"));
+    assert_eq!(r.status, 403, "{}", r.text());
+    // `tcp://` grants no UDP.
+    let r = s.get(&format!("/sockets/udp?addr=127.0.0.2:{cidr_port}&msg=x"));
+    assert_eq!(r.status, 403, "{}", r.text());
+    // A host name: the guest looks it up, and the address it connects to is the name's.
+    let r = s.get(&format!("/sockets/tcp?addr=localhost:{named}&msg=by-name"));
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), s.stderr());
+    assert_eq!(r.text(), "echo by-name");
+    // `postgres://` is for the postgres interface, not raw sockets (as in Spin).
+    let r = s.get(&format!("/sockets/tcp?addr=127.0.0.1:{postgres}&msg=x"));
+    assert_eq!(r.status, 403, "{}", r.text());
 }
 
 #[test]

@@ -17,6 +17,7 @@
 
 #![deny(missing_docs)]
 
+pub mod allowed_hosts;
 pub mod diag;
 mod lock;
 pub mod locked;

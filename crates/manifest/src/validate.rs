@@ -818,25 +818,21 @@ impl<'a> Walker<'a> {
             });
             return;
         }
-        let valid = match host.split_once("://") {
-            Some((scheme, rest)) => {
-                !scheme.is_empty()
-                    && !rest.is_empty()
-                    && !rest.starts_with(':')
-                    && !rest.trim_end_matches('/').contains('/')
-            }
-            None => false,
+        // The runtime's own parser decides, so the manifest stage and the start agree.
+        let parsed = if host.trim() == "insecure:allow-all" {
+            crate::allowed_hosts::AllowedHosts::parse(&[host], &|_| None).map(drop)
+        } else {
+            crate::allowed_hosts::AllowedHost::parse(host).map(drop)
         };
-        if !valid {
-            let hint = if host.contains("://") {
-                "expected `scheme://host[:port]` without a path, e.g. `https://example.com` or `redis://cache:6379`".to_string()
-            } else {
-                format!("entries need a scheme: did you mean `https://{host}`?")
-            };
+        if let Err(e) = parsed {
+            let text = e.to_string();
+            let (reason, help) = text.split_once("\nhelp: ").unwrap_or((&text, ""));
+            let prefix = format!("invalid allowed_outbound_hosts entry \"{host}\": ");
+            let reason = reason.strip_prefix(&prefix).unwrap_or(reason);
             self.sink.error_hint(
                 &span,
-                format!("invalid `allowed_outbound_hosts` entry `{host}` in {ctx}"),
-                hint,
+                format!("invalid `allowed_outbound_hosts` entry `{host}` in {ctx}: {reason}"),
+                help,
             );
         }
     }

@@ -761,14 +761,63 @@ fn source_and_files_shapes() {
 fn outbound_hosts_need_a_scheme() {
     let e = single_error(
         &app("[[trigger.http]]\nroute = \"/\"\ncomponent = \"c\"\n\n[component.c]\nsource = \"c.wasm\"\nallowed_outbound_hosts = [\"example.com\"]\n"),
-        "invalid `allowed_outbound_hosts` entry `example.com` in [component.c]",
+        "invalid `allowed_outbound_hosts` entry `example.com` in [component.c]: it does not contain a scheme (e.g. 'http://' or '*://')",
         12,
         27,
     );
-    assert_eq!(
-        e.hint.as_deref(),
-        Some("entries need a scheme: did you mean `https://example.com`?")
+    assert!(
+        e.hint
+            .as_deref()
+            .unwrap()
+            .starts_with("did you mean \"https://example.com\"?"),
+        "{:?}",
+        e.hint
     );
+}
+
+/// Every entry the runtime would refuse is refused at the manifest stage, with its line and
+/// the runtime parser's reason; CIDR ranges, templates and `*://` entries are accepted.
+#[test]
+fn outbound_hosts_are_checked_with_the_runtime_grammar() {
+    let entries = [
+        ("\"htps://x\"", Some("did you mean \"https://x\"?")),
+        ("\"http://10.0.0.0/8\"", None),
+        ("\"*://10.0.0.0/24:8080\"", None),
+        ("\"*://127.0.0.1:5432\"", None),
+        ("\"tcp://[fd00::]/8:*\"", None),
+        ("\"http://{{ host }}:8080\"", None),
+        ("\"http://10.0.0.0/33\"", Some("write a CIDR range")),
+        (
+            "\"https://example.com/api\"",
+            Some("allow the host instead"),
+        ),
+        ("\"http://host:90..80\"", Some("start < end")),
+        ("\"insecure:allow-all\"", Some("'*://*:*'")),
+    ];
+    for (entry, hint) in entries {
+        let text = app(&format!("[variables]\nhost = {{ default = \"h\" }}\n\n[[trigger.http]]\nroute = \"/\"\ncomponent = \"c\"\n\n[component.c]\nsource = \"c.wasm\"\nallowed_outbound_hosts = [{entry}]\n"));
+        let line = 1 + text
+            .lines()
+            .position(|l| l.starts_with("allowed_outbound_hosts"))
+            .unwrap();
+        let errs = match parse_str(&text, Path::new("app/spin.toml")) {
+            Ok(_) => Vec::new(),
+            Err(ManifestError::Invalid(d)) => d,
+            Err(e) => panic!("{entry}: {e}"),
+        };
+        match hint {
+            None => assert!(errs.is_empty(), "{entry}: {errs:?}"),
+            Some(hint) => {
+                assert_eq!(errs.len(), 1, "{entry}: {errs:?}");
+                assert_eq!(errs[0].line, line, "{entry}");
+                assert!(errs[0]
+                    .message
+                    .starts_with("invalid `allowed_outbound_hosts` entry"));
+                let got = errs[0].hint.as_deref().unwrap_or("");
+                assert!(got.contains(hint), "{entry}: {got}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! The `spindle` CLI and (later) the containerd shim embed this crate; the HTTP trigger in
 //! `spindle-http` calls [`App::handler`] for each routed request.
 
-pub mod allowed_hosts;
+pub use spindle_manifest::allowed_hosts;
 pub mod app;
 pub mod cache;
 pub mod capabilities;
@@ -17,6 +17,7 @@ pub mod handler;
 pub mod legacy_http;
 pub mod outbound;
 pub mod sandbox;
+mod sockets;
 pub mod unsupported;
 pub mod wagi;
 mod wasi_rc_2023_11_10;

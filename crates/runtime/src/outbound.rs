@@ -75,6 +75,11 @@ impl OutboundConfig {
             links: Arc::downgrade(links),
         }
     }
+
+    /// The component's parsed `allowed_outbound_hosts`.
+    pub(crate) fn allowed(&self) -> &Arc<AllowedHosts> {
+        &self.allowed
+    }
 }
 
 /// The outbound HTTP hooks of one instance.

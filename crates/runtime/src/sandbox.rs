@@ -160,10 +160,12 @@ impl Sandbox {
         let mut wasi = WasiCtxBuilder::new();
         wasi.envs(&self.env)
             .stdout(self.stdout.clone())
-            .stderr(self.stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false);
+            .stderr(self.stderr.clone());
+        crate::sockets::grant(
+            &mut wasi,
+            self.component_id.clone(),
+            self.outbound.allowed().clone(),
+        );
         if let Some(root) = &self.files_root {
             wasi.preopened_dir(root, "/", self.files_perms())
                 .map_err(anyhow::Error::from)?;

@@ -64,6 +64,9 @@ enum PortRule {
     Range(u16, u16),
 }
 
+/// The schemes Spin knows a default port for (a "did you mean" for a misspelled one).
+const KNOWN_SCHEMES: [&str; 6] = ["http", "https", "redis", "mqtt", "postgres", "mysql"];
+
 /// The default port of a scheme, as Spin knows them.
 pub fn well_known_port(scheme: &str) -> Option<u16> {
     match scheme {
@@ -158,6 +161,51 @@ impl AllowedHosts {
             .any(|e| e.scheme.allows(scheme) && matches!(e.host, HostRule::Any | HostRule::ToSelf))
     }
 
+    /// Whether an entry with an IP address or CIDR host allows a `wasi:sockets` connection to
+    /// `addr`. `scheme` is `tcp` or `udp`, as in Spin: entries with scheme `*` or that scheme
+    /// grant sockets (`*://127.0.0.1:5432`, `tcp://10.0.0.0/24:*`), others (`postgres://...`)
+    /// do not. Host-name entries are checked by [`Self::socket_names`].
+    pub fn allows_socket(&self, scheme: &str, addr: std::net::SocketAddr) -> bool {
+        let ip = addr.ip().to_canonical().to_string();
+        self.entries.iter().any(|e| {
+            e.scheme.allows(scheme)
+                && !matches!(e.host, HostRule::ToSelf | HostRule::AnySubdomain(_))
+                && e.host.allows(&ip)
+                && e.port.allows(Some(addr.port()), scheme)
+        })
+    }
+
+    /// The host names of the entries that grant `scheme` (`tcp`/`udp`) sockets on `port`: a
+    /// connection to an address those names resolve to is allowed.
+    pub fn socket_names(&self, scheme: &str, port: u16) -> Vec<&str> {
+        self.entries
+            .iter()
+            .filter(|e| e.scheme.allows(scheme) && e.port.allows(Some(port), scheme))
+            .filter_map(|e| match &e.host {
+                HostRule::Exact(h) if h.parse::<IpAddr>().is_err() => Some(h.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether any entry could grant `scheme` (`tcp`/`udp`) sockets at all.
+    pub fn grants_sockets(&self, scheme: &str) -> bool {
+        self.entries.iter().any(|e| {
+            e.scheme.allows(scheme)
+                && !matches!(e.host, HostRule::ToSelf | HostRule::AnySubdomain(_))
+        })
+    }
+
+    /// Whether some entry names a host that must be resolved to check a socket connection.
+    pub fn has_socket_names(&self) -> bool {
+        ["tcp", "udp"].iter().any(|s| {
+            self.entries.iter().any(|e| {
+                e.scheme.allows(s)
+                    && matches!(&e.host, HostRule::Exact(h) if h.parse::<IpAddr>().is_err())
+            })
+        })
+    }
+
     /// The entry a user should add to `allowed_outbound_hosts` to allow a request to
     /// `scheme://host[:port]`: the port is left out when it is the scheme's default.
     pub fn suggestion(scheme: &str, host: &str, port: Option<u16>) -> String {
@@ -186,8 +234,8 @@ impl AllowedHost {
                      sandboxing); {LEARN_MORE}"
                 ),
                 _ => bail!(
-                    "it does not contain a scheme (e.g. 'http://' or '*://')\nhelp: write \
-                     \"https://{url}\" (or the scheme you need); {LEARN_MORE}"
+                    "it does not contain a scheme (e.g. 'http://' or '*://')\nhelp: did you \
+                     mean \"https://{url}\"? (or the scheme you need); {LEARN_MORE}"
                 ),
             }
         };
@@ -252,7 +300,7 @@ impl AllowedHost {
         }
 
         let host_rule = HostRule::parse(&host)?;
-        let port_rule = PortRule::parse(port, scheme)?;
+        let port_rule = PortRule::parse(port, scheme, &host)?;
         Ok(Self {
             original: url.to_string(),
             scheme: scheme_rule,
@@ -419,14 +467,22 @@ fn cidr_contains(net: IpAddr, len: u8, ip: IpAddr) -> bool {
 }
 
 impl PortRule {
-    fn parse(port: &str, scheme: &str) -> anyhow::Result<Self> {
+    fn parse(port: &str, scheme: &str, host: &str) -> anyhow::Result<Self> {
         if port.is_empty() {
             return match well_known_port(scheme) {
                 Some(p) => Ok(Self::Port(p)),
-                None => bail!(
-                    "no port was given and the scheme \"{scheme}\" has no known default port\n\
-                     help: add a port, e.g. \"{scheme}://<host>:<port>\", or `:*` for any port"
-                ),
+                None => match crate::diag::closest(scheme, KNOWN_SCHEMES) {
+                    Some(known) => bail!(
+                        "no port was given and the scheme \"{scheme}\" has no known default \
+                         port\nhelp: did you mean \"{known}://{host}\"? Otherwise add a port, \
+                         e.g. \"{scheme}://{host}:<port>\", or `:*` for any port"
+                    ),
+                    None => bail!(
+                        "no port was given and the scheme \"{scheme}\" has no known default \
+                         port\nhelp: add a port, e.g. \"{scheme}://<host>:<port>\", or `:*` for \
+                         any port"
+                    ),
+                },
             };
         }
         if port == "*" {
@@ -785,8 +841,8 @@ mod tests {
             (
                 "example.com",
                 "invalid allowed_outbound_hosts entry \"example.com\": it does not contain a \
-                 scheme (e.g. 'http://' or '*://')\nhelp: write \"https://example.com\" (or the \
-                 scheme you need); learn more: \
+                 scheme (e.g. 'http://' or '*://')\nhelp: did you mean \"https://example.com\"? (or \
+                 the scheme you need); learn more: \
                  https://spinframework.dev/v3/http-outbound#granting-http-permissions-to-components",
             ),
             (
@@ -896,6 +952,41 @@ mod tests {
                 Err(e) => assert_eq!(e.to_string(), *want, "{entry}"),
             }
         }
+    }
+
+    #[test]
+    fn sockets() {
+        let addr = |s: &str| s.parse::<std::net::SocketAddr>().unwrap();
+        let hosts = parse(&[
+            "*://127.0.0.1:5432",
+            "tcp://10.0.0.0/24:8000..8010",
+            "udp://[fd00::]/8:53",
+            "postgres://192.168.1.1",
+            "*://db.internal:6000",
+            "http://self",
+            "https://*.example.com",
+        ])
+        .unwrap();
+        assert!(hosts.allows_socket("tcp", addr("127.0.0.1:5432")));
+        assert!(hosts.allows_socket("udp", addr("127.0.0.1:5432")));
+        assert!(hosts.allows_socket("tcp", addr("[::ffff:127.0.0.1]:5432")));
+        assert!(!hosts.allows_socket("tcp", addr("127.0.0.1:5433")));
+        assert!(!hosts.allows_socket("tcp", addr("127.0.0.2:5432")));
+        assert!(hosts.allows_socket("tcp", addr("10.0.0.200:8009")));
+        assert!(!hosts.allows_socket("tcp", addr("10.0.0.200:8010")));
+        assert!(!hosts.allows_socket("tcp", addr("10.0.1.1:8000")));
+        assert!(!hosts.allows_socket("udp", addr("10.0.0.1:8000")));
+        assert!(hosts.allows_socket("udp", addr("[fd12::1]:53")));
+        assert!(!hosts.allows_socket("tcp", addr("[fd12::1]:53")));
+        // A scheme other than `*`, tcp or udp grants no sockets (as in Spin).
+        assert!(!hosts.allows_socket("tcp", addr("192.168.1.1:5432")));
+        assert_eq!(hosts.socket_names("tcp", 6000), vec!["db.internal"]);
+        assert!(hosts.socket_names("tcp", 6001).is_empty());
+        assert!(hosts.grants_sockets("tcp") && hosts.has_socket_names());
+        let http_only = parse(&["http://self", "https://*.example.com", "redis://r"]).unwrap();
+        assert!(!http_only.grants_sockets("tcp") && !http_only.grants_sockets("udp"));
+        assert!(!http_only.has_socket_names());
+        assert!(!AllowedHosts::default().grants_sockets("tcp"));
     }
 
     #[test]

@@ -35,6 +35,34 @@ fn rust_spin_sdk_hello() {
     assert!(s.stdout().contains("hello: http://127.0.0.1:"));
 }
 
+/// Spin 4.0.x's WASIp3: a spin-sdk 6 `#[http_service]` component exports
+/// `wasi:http/handler@0.3.0-rc-2026-03-15` and imports the rc interfaces.
+#[test]
+fn rust_spin_sdk_6_wasip3_release_candidate() {
+    let wasm = repo_root()
+        .join("tests/guests/p3-rc-2026-03-15/target/wasm32-wasip2/release/p3_rc_2026_03_15.wasm");
+    require_built(&wasm);
+    let s = Spindle::start(
+        &repo_root().join("tests/guests/p3-rc-2026-03-15/spin.toml"),
+        &[],
+    );
+    for path in ["/", "/some/path?x=1"] {
+        let r = s.get(path);
+        assert_eq!(r.status, 200, "{}", s.stderr());
+        let want = format!("rc-2026-03-15 GET {}\n", path.split('?').next().unwrap());
+        assert_eq!(r.text(), want);
+        assert_eq!(r.header("x-sdk"), Some("spin-sdk-6"));
+    }
+    let r = request(s.port, "POST", "/posted", &[], b"body").unwrap();
+    assert_eq!(r.text(), "rc-2026-03-15 POST /posted\n");
+    // Nothing was stubbed: the rc imports are linked to the host's 0.3.0 implementation.
+    assert!(
+        !s.stderr().contains("does not provide yet"),
+        "{}",
+        s.stderr()
+    );
+}
+
 #[test]
 fn rust_spin_sdk_7_wasip3_hello() {
     require_built(&example(

@@ -375,6 +375,9 @@ fn handler_kind(engine: &wasmtime::Engine, component: &Component) -> anyhow::Res
                 );
             }
         } else if let Some(version) = name.strip_prefix("wasi:http/handler@") {
+            if let Some(refusal) = crate::wasip3_rc::unsupported_rc(name) {
+                bail!("{refusal}");
+            }
             if version.starts_with("0.3.") {
                 found.push((HandlerKind::WasiHttpP3, name.to_string()));
             }
@@ -481,6 +484,36 @@ fn stage_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn kind_of_export(name: &str) -> anyhow::Result<HandlerKind> {
+        let engine = wasmtime::Engine::default();
+        let wasm = wat::parse_str(format!(
+            r#"(component (instance $h) (export "{name}" (instance $h)))"#
+        ))
+        .unwrap();
+        let wasm = crate::wasip3_rc::rename(&wasm).unwrap();
+        handler_kind(&engine, &Component::new(&engine, &wasm).unwrap())
+    }
+
+    #[test]
+    fn wasip3_release_candidates_run_as_0_3_0_or_are_refused_with_help() {
+        let rc = kind_of_export("wasi:http/handler@0.3.0-rc-2026-03-15").unwrap();
+        assert_eq!(rc, HandlerKind::WasiHttpP3);
+        for old in [
+            "0.3.0-rc-2026-01-06",
+            "0.3.0-rc-2025-09-16",
+            "0.3.0-rc-2025-08-15",
+        ] {
+            let err = kind_of_export(&format!("wasi:http/handler@{old}")).unwrap_err();
+            let err = format!("{err:#}");
+            assert!(
+                err.contains("a WASIp3 release candidate that Spindle does not run")
+                    && err.contains("0.3.0-rc-2026-03-15")
+                    && err.contains("help: rebuild"),
+                "{err}"
+            );
+        }
+    }
 
     #[test]
     fn reads_file_sources_whose_paths_need_percent_encoding() {

@@ -213,7 +213,10 @@ fn write_index(index: &Path, entry: &Path) {
 }
 
 fn compile(engine: &Engine, wasm: &[u8]) -> anyhow::Result<Component> {
-    Component::new(engine, wasm).map_err(|e| {
+    // WASIp3 release candidates run as 0.3.0 (renamed imports and exports, nothing else).
+    let wasm = crate::wasip3_rc::rename(wasm)
+        .map_err(|e| e.context("the component is not a valid WebAssembly component"))?;
+    Component::new(engine, &wasm).map_err(|e| {
         anyhow::anyhow!("{e:#}").context("the component is not a valid WebAssembly component")
     })
 }

@@ -21,6 +21,7 @@ mod sockets;
 pub mod unsupported;
 pub mod wagi;
 mod wasi_rc_2023_11_10;
+mod wasip3_rc;
 
 pub use app::{App, RuntimeOptions};
 pub use cache::CompileCache;

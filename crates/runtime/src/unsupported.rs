@@ -34,6 +34,9 @@ pub fn is_provided(import: &str) -> bool {
     let Some((path, version)) = import.split_once('@') else {
         return false;
     };
+    // `0.3.0+rc-2026-03-15`: a WASIp3 release candidate renamed to run as 0.3.0
+    // (`crate::wasip3_rc`); build metadata does not change what is linked.
+    let version = version.split_once('+').map_or(version, |(v, _)| v);
     // The rc-2023-11-10 snapshot is linked for components exporting its HTTP handler
     // (`crate::wasi_rc_2023_11_10`); anywhere else its imports fail to link by name.
     PROVIDED_PACKAGES.iter().any(|p| path.starts_with(p))
@@ -180,6 +183,7 @@ mod tests {
         assert!(is_provided("wasi:cli/environment@0.2.12"));
         assert!(is_provided("wasi:http/handler@0.3.0"));
         assert!(!is_provided("wasi:http/types@0.3.0-rc-2026-03-15"));
+        assert!(is_provided("wasi:http/types@0.3.0+rc-2026-03-15"));
         // Linked for components exporting the rc handler (wasi_rc_2023_11_10).
         assert!(is_provided("wasi:http/types@0.2.0-rc-2023-11-10"));
         assert!(!is_provided("wasi:http/types@0.2.0-rc-2023-12-05"));

@@ -4,36 +4,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use rustls_pki_types::pem::PemObject as _;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls;
 
 /// A TLS acceptor for the PEM certificate chain at `cert` and the PEM private key (PKCS#8,
 /// PKCS#1 or SEC1) at `key`, offering HTTP/2 and HTTP/1.1 by ALPN.
 pub fn acceptor(cert: &Path, key: &Path) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
-    let certs = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot read the TLS certificate {}: {e} (help: --tls-cert takes a PEM file \
-                 with the certificate chain)",
-                cert.display()
-            )
-        })?;
-    if certs.is_empty() {
-        anyhow::bail!(
-            "the TLS certificate file {} holds no PEM certificate (help: --tls-cert takes a \
-             PEM file starting with `-----BEGIN CERTIFICATE-----`)",
-            cert.display()
-        );
-    }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot read the TLS private key {}: {e} (help: --tls-key takes a PEM private key, \
-             PKCS#8, PKCS#1 or SEC1)",
-            key.display()
-        )
-    })?;
+    let certs = spindle_runtime::pem::certificates(cert, "--tls-cert")?;
+    let key = spindle_runtime::pem::private_key(key, "--tls-key")?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -23,6 +23,8 @@ use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::allowed_hosts::{is_self_host, service_chaining_target, AllowedHosts};
+use crate::capabilities::runtime_config::OutboundHttpConfig;
+use crate::client_tls::ClientTls;
 use crate::handler::ComponentHandler;
 
 /// Serves requests a component makes to its own app (`http://self/...`): the HTTP trigger
@@ -60,19 +62,51 @@ impl AppLinks {
     }
 }
 
+/// The app-wide settings of outbound HTTP to the network, from the runtime config:
+/// `[outbound_http] max_concurrent_requests` and `[[client_tls]]`.
+#[derive(Clone, Default, Debug)]
+pub struct OutboundHttpSettings {
+    tls: Arc<ClientTls>,
+    /// Permits for requests in flight (held until the response body is dropped).
+    limit: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+impl OutboundHttpSettings {
+    /// Builds the settings, reading `[[client_tls]]` files relative to `config_dir`.
+    pub fn new(
+        http: Option<&OutboundHttpConfig>,
+        client_tls: &[crate::client_tls::ClientTlsConfig],
+        config_dir: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            tls: Arc::new(ClientTls::new(client_tls, config_dir)?),
+            limit: http
+                .and_then(|h| h.max_concurrent_requests)
+                .map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
+        })
+    }
+}
+
 /// The outbound policy of one component, shared by all its instances.
 #[derive(Clone, Default)]
 pub struct OutboundConfig {
     allowed: Arc<AllowedHosts>,
     links: Weak<AppLinks>,
+    http: OutboundHttpSettings,
 }
 
 impl OutboundConfig {
-    /// `allowed` for this component; chaining and `self` requests go through `links`.
-    pub fn new(allowed: Arc<AllowedHosts>, links: &Arc<AppLinks>) -> Self {
+    /// `allowed` for this component; chaining and `self` requests go through `links`;
+    /// requests to the network follow `http`.
+    pub fn new(
+        allowed: Arc<AllowedHosts>,
+        links: &Arc<AppLinks>,
+        http: &OutboundHttpSettings,
+    ) -> Self {
         Self {
             allowed,
             links: Arc::downgrade(links),
+            http: http.clone(),
         }
     }
 
@@ -160,14 +194,48 @@ impl WasiHttpHooks for OutboundHttp {
         }
 
         match destination {
-            Destination::Network => Box::new(async move {
-                let (response, io) =
-                    wasmtime_wasi_http::default_send_request(request, options).await?;
-                Ok((
-                    response.map(BodyExt::boxed_unsync),
-                    Box::new(io) as IoFuture,
-                ))
-            }),
+            Destination::Network => {
+                let tls = if scheme == "https" {
+                    self.config.http.tls.for_host(&self.component_id, &host)
+                } else {
+                    None
+                };
+                let limit = self.config.http.limit.clone();
+                Box::new(async move {
+                    // `max_concurrent_requests`: wait for a slot, held until the body is done.
+                    let permit = match limit {
+                        Some(limit) => Some(
+                            limit
+                                .acquire_owned()
+                                .await
+                                .map_err(|_| HttpError::ConnectionRefused)?,
+                        ),
+                        None => None,
+                    };
+                    let (response, io) = match tls {
+                        Some(config) => crate::client_tls::send(request, options, config).await?,
+                        None => {
+                            let (response, io) =
+                                wasmtime_wasi_http::default_send_request(request, options).await?;
+                            (
+                                response.map(BodyExt::boxed_unsync),
+                                Box::new(io) as IoFuture,
+                            )
+                        }
+                    };
+                    let response = match permit {
+                        Some(permit) => response.map(|body| {
+                            body.map_frame(move |frame| {
+                                let _held = &permit;
+                                frame
+                            })
+                            .boxed_unsync()
+                        }),
+                        None => response,
+                    };
+                    Ok((response, io))
+                })
+            }
             Destination::Component(target) => {
                 let links = self.config.links.upgrade();
                 let caller = self.component_id.clone();

@@ -24,6 +24,8 @@ pub mod unsupported;
 pub mod variables;
 
 use std::path::PathBuf;
+
+use anyhow::Context as _;
 use std::sync::Arc;
 
 use spindle_manifest::locked::{LockedApp, LockedComponent};
@@ -122,6 +124,7 @@ pub struct AppCapabilities {
     key_value: Arc<KeyValue>,
     sqlite: Arc<Sqlite>,
     variables: Arc<Variables>,
+    outbound_http: crate::outbound::OutboundHttpSettings,
 }
 
 impl AppCapabilities {
@@ -150,16 +153,28 @@ impl AppCapabilities {
             &options.runtime_config_dir,
         ));
         sqlite.run_startup_statements(&options.sqlite_statements)?;
+        let outbound_http = crate::outbound::OutboundHttpSettings::new(
+            config.outbound_http.as_ref(),
+            &config.client_tls,
+            &options.runtime_config_dir,
+        )
+        .context("invalid runtime config")?;
         Ok(Self {
             key_value,
             sqlite,
             variables,
+            outbound_http,
         })
     }
 
     /// The app's resolved variables (for `{{ var }}` in `allowed_outbound_hosts`, for example).
     pub fn variables(&self) -> &Arc<Variables> {
         &self.variables
+    }
+
+    /// The app-wide outbound HTTP settings (`[outbound_http]`, `[[client_tls]]`).
+    pub fn outbound_http(&self) -> &crate::outbound::OutboundHttpSettings {
+        &self.outbound_http
     }
 
     /// Checks one component's grants; `hosts` is its parsed `allowed_outbound_hosts`.

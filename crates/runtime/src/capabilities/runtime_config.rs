@@ -45,22 +45,34 @@ pub struct RuntimeConfig {
     /// `max_instance_memory`: the most linear memory one instance may use, in bytes
     /// (`--max-instance-memory` wins over it).
     pub max_instance_memory: Option<u64>,
+    /// `[outbound_http]`: limits on outbound HTTP.
+    pub outbound_http: Option<OutboundHttpConfig>,
+    /// `[[client_tls]]`: custom CA roots and client certificates per component and host.
+    #[serde(default)]
+    pub client_tls: Vec<crate::client_tls::ClientTlsConfig>,
     /// Sections Spin accepts that Spindle does not implement: parsed only to be refused by
     /// name in [`RuntimeConfig::parse`], never silently ignored.
     #[serde(default)]
-    pub outbound_http: Option<toml::Value>,
-    /// See `outbound_http`.
-    #[serde(default)]
     pub outbound_redis: Option<toml::Value>,
-    /// See `outbound_http`.
+    /// See `outbound_redis`.
     #[serde(default)]
     pub outbound_networking: Option<toml::Value>,
-    /// See `outbound_http`.
-    #[serde(default)]
-    pub client_tls: Option<toml::Value>,
-    /// See `outbound_http`.
+    /// See `outbound_redis`.
     #[serde(default)]
     pub llm_compute: Option<toml::Value>,
+}
+
+/// `[outbound_http]`, as Spin defines it.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundHttpConfig {
+    /// Reuse connections between requests. Spindle opens a connection per request, so only
+    /// `false` is accepted (as in Spin, a section without the key means `false`).
+    #[serde(default)]
+    pub connection_pooling: bool,
+    /// The most outbound HTTP requests (to the network) the whole app may have in flight at
+    /// once; more wait. Unset: no limit.
+    pub max_concurrent_requests: Option<usize>,
 }
 
 /// The runtime-config keys Spindle acts on.
@@ -71,6 +83,8 @@ pub const SUPPORTED_KEYS: &[&str] = &[
     "state_dir",
     "log_dir",
     "max_instance_memory",
+    "outbound_http",
+    "client_tls",
 ];
 
 /// A key-value store backend.
@@ -130,22 +144,39 @@ impl RuntimeConfig {
     /// names it and its line.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let config: Self = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let present = [
-            ("outbound_http", config.outbound_http.is_some()),
-            ("outbound_redis", config.outbound_redis.is_some()),
-            ("outbound_networking", config.outbound_networking.is_some()),
-            ("client_tls", config.client_tls.is_some()),
-            ("llm_compute", config.llm_compute.is_some()),
-        ];
-        if let Some((key, _)) = present.iter().find(|(_, set)| *set) {
-            let line = text
-                .lines()
+        let line_of = |key: &str| {
+            text.lines()
                 .position(|l| {
                     let l = l.trim_start().trim_start_matches('[').trim_start();
                     l.starts_with(key)
                 })
                 .map(|i| format!(" (line {})", i + 1))
-                .unwrap_or_default();
+                .unwrap_or_default()
+        };
+        if let Some(http) = &config.outbound_http {
+            if http.connection_pooling {
+                anyhow::bail!(
+                    "`connection_pooling = true`{} in [outbound_http]: Spindle does not pool \
+                     outbound connections yet, every request opens its own (help: remove the \
+                     key or set it to false)",
+                    line_of("connection_pooling")
+                );
+            }
+            if http.max_concurrent_requests == Some(0) {
+                anyhow::bail!(
+                    "`max_concurrent_requests = 0`{} in [outbound_http] would block every \
+                     outbound request (help: set a limit of 1 or more, or remove the key)",
+                    line_of("max_concurrent_requests")
+                );
+            }
+        }
+        let present = [
+            ("outbound_redis", config.outbound_redis.is_some()),
+            ("outbound_networking", config.outbound_networking.is_some()),
+            ("llm_compute", config.llm_compute.is_some()),
+        ];
+        if let Some((key, _)) = present.iter().find(|(_, set)| *set) {
+            let line = line_of(key);
             anyhow::bail!(
                 "`{key}`{line} is a Spin runtime-config section that Spindle does not implement \
                  yet (help: remove it; Spindle supports {})",
@@ -217,13 +248,8 @@ prefix = "MYAPP"
     fn spin_sections_spindle_does_not_implement_are_refused_by_name() {
         for (text, key, line) in [
             (
-                "[outbound_http]\nconnection_pooling = true\n",
-                "outbound_http",
-                1,
-            ),
-            (
-                "log_dir = \"x\"\n\n[[client_tls]]\nhosts = [\"a\"]\n",
-                "client_tls",
+                "log_dir = \"x\"\n\n[outbound_networking]\nmax_total_connections = 2\n",
+                "outbound_networking",
                 3,
             ),
             ("[llm_compute]\ntype = \"spin\"\n", "llm_compute", 1),
@@ -232,6 +258,30 @@ prefix = "MYAPP"
             assert!(e.contains(&format!("`{key}` (line {line})")), "{e}");
             assert!(e.contains("does not implement"), "{e}");
         }
+        let e = RuntimeConfig::parse("[outbound_http]\n\nconnection_pooling = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`connection_pooling = true` (line 3)"), "{e}");
+        let e = RuntimeConfig::parse("[outbound_http]\nmax_connections = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_connections"), "{e}");
+        let c = RuntimeConfig::parse(
+            "[outbound_http]\nconnection_pooling = false\nmax_concurrent_requests = 4\n\n\
+             [[client_tls]]\ncomponent_ids = [\"a\"]\nhosts = [\"h\"]\nca_roots_file = \"ca.pem\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.outbound_http.unwrap().max_concurrent_requests, Some(4));
+        assert_eq!(
+            c.client_tls[0].ca_roots_file.as_deref(),
+            Some(Path::new("ca.pem"))
+        );
+        let e = RuntimeConfig::parse(
+            "[[client_tls]]\ncomponent_ids = []\nhosts = []\ncert_chain_file = \"x\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("cert_chain_file"), "{e}");
         let c = RuntimeConfig::parse("max_instance_memory = 1048576\nlog_dir = \"l\"\n").unwrap();
         assert_eq!(c.max_instance_memory, Some(1 << 20));
         assert_eq!(c.log_dir.as_deref(), Some(Path::new("l")));

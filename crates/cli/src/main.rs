@@ -1,6 +1,7 @@
 //! `spindle`: run Spin apps. The binary only parses arguments and calls the library crates.
 
 mod build;
+mod cache_config;
 mod registry;
 mod up;
 

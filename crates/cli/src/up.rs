@@ -162,6 +162,20 @@ pub struct UpArgs {
     #[arg(long = "variable", value_name = "K=V")]
     pub variable: Vec<String>,
 
+    /// The format in which to print startup route information (as `spin up --format`).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Plain)]
+    pub format: OutputFormat,
+
+    /// A wasmtime cache config file (TOML, `[cache] directory = ...`, `enabled = false`): where
+    /// compiled code is cached. Also `WASMTIME_CACHE_FILE`.
+    #[arg(
+        long,
+        env = "WASMTIME_CACHE_FILE",
+        value_name = "FILE",
+        conflicts_with = "disable_cache"
+    )]
+    pub cache: Option<PathBuf>,
+
     /// WASIp3 components: how long an idle instance is kept for reuse.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub idle_instance_timeout: Duration,
@@ -396,12 +410,18 @@ fn run_locked(
         ),
         None => None,
     };
-    let cache = if args.disable_cache {
+    let cache_file = args
+        .cache
+        .as_deref()
+        .map(crate::cache_config::CacheFile::load)
+        .transpose()?;
+    let cache = if args.disable_cache || cache_file.as_ref().is_some_and(|c| !c.enabled) {
         CompileCache::disabled()
     } else {
-        match args
-            .compiled_cache_dir
-            .clone()
+        // An explicit `--cache` file's directory wins over `--compiled-cache-dir`.
+        match cache_file
+            .and_then(|c| c.directory)
+            .or_else(|| args.compiled_cache_dir.clone())
             .or_else(CompileCache::default_dir)
         {
             Some(dir) => CompileCache::at(dir),
@@ -444,6 +464,11 @@ fn run_locked(
         tracing::debug!("startup: engine ready after {:?} more", t0.elapsed());
         // Loaded on this thread: nothing else runs on the runtime yet, and a hop to the
         // blocking pool would only add a thread start to the path to the first response.
+        let descriptions: std::collections::HashMap<String, String> = locked
+            .components
+            .iter()
+            .filter_map(|c| Some((c.id.clone(), c.description()?.to_string())))
+            .collect();
         let app = App::load(&engine, locked, &options)?;
         tracing::debug!("startup: app loaded at {:?}", t0.elapsed());
         let trigger = HttpTrigger::shared(Arc::new(app));
@@ -452,12 +477,24 @@ fn run_locked(
             .context("registering the listening socket")?;
         let addr = listener.local_addr()?;
         tracing::debug!("startup: listening at {:?}", t0.elapsed());
-        println!(
+        let logging = format!(
             "Logging component stdio to {:?}",
             log_dir.display().to_string()
         );
-        println!("\nServing {scheme}://{addr}");
-        print_routes(&trigger, scheme, addr);
+        let base_url = format!("{scheme}://{addr}");
+        tracing::info!("Serving {base_url}");
+        match args.format {
+            OutputFormat::Plain => {
+                println!("{logging}");
+                println!("\nServing {base_url}");
+                print_routes(&trigger, &base_url, &descriptions);
+            }
+            OutputFormat::Json => {
+                // stdout holds one JSON document; everything else goes to stderr.
+                eprintln!("{logging}");
+                println!("{}", routes_json(&trigger, &base_url, &descriptions));
+            }
+        }
 
         spindle_http::serve(trigger, listener, serve_options, shutdown_signal()).await?;
         println!("Shutting down");
@@ -506,21 +543,66 @@ fn bind_listener(addr: SocketAddr, find_free_port: bool) -> anyhow::Result<std::
     Err(last.expect("at least one attempt"))
 }
 
-fn print_routes(trigger: &HttpTrigger, scheme: &str, addr: SocketAddr) {
+/// `--format`: how the startup route information is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// `Serving <url>` and one line per route (and its description).
+    Plain,
+    /// One JSON document: `{"base_url": ..., "routes": [{"id", "route", "wildcard",
+    /// "description"?}]}`, as Spin prints it.
+    Json,
+}
+
+/// Each route's id (component id, or `static response <status>`), path and wildcard flag.
+fn route_list(trigger: &HttpTrigger) -> Vec<(String, String, bool)> {
+    trigger
+        .routes()
+        .map(|(pattern, target)| {
+            let id = match target {
+                Target::Component(id) => id.clone(),
+                Target::Static { status, .. } => format!("static response {status}"),
+            };
+            (
+                id,
+                pattern.without_wildcard().to_string(),
+                pattern.is_wildcard(),
+            )
+        })
+        .collect()
+}
+
+fn print_routes(
+    trigger: &HttpTrigger,
+    base_url: &str,
+    descriptions: &std::collections::HashMap<String, String>,
+) {
     println!("Available Routes:");
-    for (pattern, target) in trigger.routes() {
-        let name = match target {
-            Target::Component(id) => id.clone(),
-            Target::Static { status, .. } => format!("static response {status}"),
-        };
-        let shown = pattern.without_wildcard();
-        let wildcard = if pattern.is_wildcard() {
-            " (wildcard)"
-        } else {
-            ""
-        };
-        println!("  {name}: {scheme}://{addr}{shown}{wildcard}");
+    for (id, route, wildcard) in route_list(trigger) {
+        let suffix = if wildcard { " (wildcard)" } else { "" };
+        println!("  {id}: {base_url}{route}{suffix}");
+        if let Some(description) = descriptions.get(&id) {
+            println!("    {description}");
+        }
     }
+}
+
+fn routes_json(
+    trigger: &HttpTrigger,
+    base_url: &str,
+    descriptions: &std::collections::HashMap<String, String>,
+) -> String {
+    let routes: Vec<serde_json::Value> = route_list(trigger)
+        .into_iter()
+        .map(|(id, route, wildcard)| {
+            let mut entry = serde_json::json!({ "id": id, "route": route, "wildcard": wildcard });
+            if let Some(description) = descriptions.get(&id) {
+                entry["description"] = description.clone().into();
+            }
+            entry
+        })
+        .collect();
+    let doc = serde_json::json!({ "base_url": base_url, "routes": routes });
+    serde_json::to_string_pretty(&doc).expect("JSON values serialize")
 }
 
 async fn shutdown_signal() {

@@ -945,3 +945,101 @@ fn unknown_and_unsupported_trigger_types_are_errors_with_their_line() {
         "{err}"
     );
 }
+
+#[test]
+fn format_json_prints_the_routes_as_one_document() {
+    require_built(&example(
+        "multi/target/wasm32-wasip2/release/multi_api.wasm",
+    ));
+    let s = Spindle::start(&example("multi/spin.toml"), &["--format", "json"]);
+    let stdout = s.stdout();
+    let doc: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(doc["base_url"], format!("http://127.0.0.1:{}", s.port));
+    let routes = doc["routes"].as_array().unwrap();
+    assert!(!routes.is_empty());
+    for r in routes {
+        assert!(
+            r["id"].is_string() && r["route"].is_string() && r["wildcard"].is_boolean(),
+            "{r}"
+        );
+    }
+    assert!(routes.iter().any(|r| r["wildcard"] == true), "{doc}");
+    // The log-location line moved to stderr.
+    assert!(s.stderr().contains("Logging component stdio to"));
+    // Plain (the default) is unchanged.
+    let plain = Spindle::start(&example("multi/spin.toml"), &[]);
+    assert!(
+        plain.stdout().contains("Available Routes:"),
+        "{}",
+        plain.stdout()
+    );
+}
+
+#[test]
+fn cache_file_sets_the_compiled_code_directory_or_turns_it_off() {
+    let wasm = example("hello-rust/target/wasm32-wasip2/release/hello_rust.wasm");
+    require_built(&wasm);
+    let dir = tempfile::tempdir().unwrap();
+    let cache_file = dir.path().join("cache.toml");
+    std::fs::write(
+        &cache_file,
+        "[cache]\ndirectory = \"compiled\"\ncleanup-interval = \"1h\"\n",
+    )
+    .unwrap();
+    let s = Spindle::start(
+        &example("hello-rust/spin.toml"),
+        &["--cache", cache_file.to_str().unwrap()],
+    );
+    assert_eq!(s.get("/hello").status, 200);
+    assert!(
+        s.wait_for_output("`cleanup-interval` tunes wasmtime's own cache"),
+        "{}",
+        s.stderr()
+    );
+    assert!(s.stop());
+    let entries = std::fs::read_dir(dir.path().join("compiled"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(
+        entries, 1,
+        "the relative directory is next to the cache file"
+    );
+
+    // `enabled = false`: nothing is written.
+    let off = tempfile::tempdir().unwrap();
+    std::fs::write(
+        off.path().join("cache.toml"),
+        "[cache]\nenabled = false\ndirectory = \"compiled\"\n",
+    )
+    .unwrap();
+    let s = Spindle::start(
+        &example("hello-rust/spin.toml"),
+        &["--cache", off.path().join("cache.toml").to_str().unwrap()],
+    );
+    assert_eq!(s.get("/hello").status, 200);
+    assert!(s.stop());
+    assert!(!off.path().join("compiled").exists());
+
+    // A typo is an error naming the file.
+    std::fs::write(&cache_file, "[cache]\ndirectroy = \"x\"\n").unwrap();
+    let (code, _, err) = run_spindle(
+        &[
+            "up",
+            "-f",
+            example("hello-rust/spin.toml").to_str().unwrap(),
+            "--cache",
+            cache_file.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("unknown key `directroy`") && err.contains("cache.toml"),
+        "{err}"
+    );
+}

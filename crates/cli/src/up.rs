@@ -162,6 +162,11 @@ pub struct UpArgs {
     #[arg(long = "variable", value_name = "K=V")]
     pub variable: Vec<String>,
 
+    /// For local apps whose `files` are all directories (and no `exclude_files`): mount them
+    /// directly instead of staging copies, so host changes show without a restart.
+    #[arg(long)]
+    pub direct_mounts: bool,
+
     /// The format in which to print startup route information (as `spin up --format`).
     #[arg(long, value_enum, default_value_t = OutputFormat::Plain)]
     pub format: OutputFormat,
@@ -322,7 +327,19 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
         let locked =
             crate::registry::pull_for_up(&reference, args.insecure, args.cache_dir.clone())?;
         let app_dir = std::env::current_dir().context("finding the current directory")?;
-        return run_locked(args, locked, app_dir, engine, runtime_config);
+        if args.direct_mounts {
+            tracing::warn!(
+                "--direct-mounts applies to local apps only; the pulled app's files are staged"
+            );
+        }
+        return run_locked(
+            args,
+            locked,
+            app_dir,
+            engine,
+            runtime_config,
+            Default::default(),
+        );
     }
     if let Some(from) = args.from.as_deref().filter(|p| !p.exists()) {
         if let Some(problem) = from.to_str().and_then(spindle_oci::reference_problem) {
@@ -341,8 +358,81 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
+    let direct_mounts = if args.direct_mounts {
+        direct_mounts(&loaded.manifest, &manifest_path, &app_dir)?
+    } else {
+        Default::default()
+    };
     let locked = crate::registry::fetch_remote_sources(loaded.locked, args.cache_dir.clone())?;
-    run_locked(args, locked, app_dir, engine, runtime_config)
+    run_locked(args, locked, app_dir, engine, runtime_config, direct_mounts)
+}
+
+type DirectMounts = std::collections::HashMap<String, Vec<spindle_runtime::DirectMount>>;
+
+/// `--direct-mounts`: every component's `files` as host directories to mount as they are.
+/// As in Spin, each entry must be a directory and `exclude_files` cannot be used. A directory
+/// must resolve inside the app directory (a symlink out of it is refused, as when staging).
+fn direct_mounts(
+    manifest: &spindle_manifest::schema::AppManifest,
+    manifest_path: &Path,
+    app_dir: &Path,
+) -> anyhow::Result<DirectMounts> {
+    use spindle_manifest::schema::WasiFilesMount;
+    let root = std::fs::canonicalize(if app_dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        app_dir
+    })
+    .with_context(|| format!("resolving the app directory {}", app_dir.display()))?;
+    let mut mounts = DirectMounts::new();
+    for (id, component) in manifest.components.iter() {
+        if !component.exclude_files.is_empty() {
+            bail!(
+                "component `{id}` ({}) uses `exclude_files`, which cannot be used with \
+                 --direct-mounts (help: drop --direct-mounts, or the exclusions)",
+                manifest_path.display()
+            );
+        }
+        let mut list = Vec::new();
+        for entry in &component.files {
+            let (source, guest) = match entry {
+                WasiFilesMount::Pattern(p) => {
+                    (p.as_str(), format!("/{}", p.trim_start_matches("./")))
+                }
+                WasiFilesMount::Placement {
+                    source,
+                    destination,
+                } => (source.as_str(), destination.clone()),
+            };
+            let host = root.join(source);
+            let resolved = std::fs::canonicalize(&host).ok().filter(|p| p.is_dir());
+            let Some(resolved) = resolved else {
+                bail!(
+                    "only directory mounts are supported with --direct-mounts; `{source}` in \
+                     `files` of component `{id}` ({}) is not a directory (help: drop \
+                     --direct-mounts, or map the directory that holds it)",
+                    manifest_path.display()
+                );
+            };
+            if !resolved.starts_with(&root) {
+                bail!(
+                    "`{source}` in `files` of component `{id}` ({}) resolves to {}, outside the \
+                     app directory {}; refusing to mount it",
+                    manifest_path.display(),
+                    resolved.display(),
+                    root.display()
+                );
+            }
+            list.push(spindle_runtime::DirectMount {
+                host: resolved,
+                guest: guest.trim_end_matches('/').to_string().replace("//", "/"),
+            });
+        }
+        if !list.is_empty() {
+            mounts.insert(id.to_string(), list);
+        }
+    }
+    Ok(mounts)
 }
 
 /// Runs a locked app, from a local manifest or pulled from a registry; `app_dir` is where
@@ -353,6 +443,7 @@ fn run_locked(
     app_dir: PathBuf,
     engine: std::thread::JoinHandle<anyhow::Result<SpindleEngine>>,
     runtime_config: Option<(RuntimeConfig, PathBuf)>,
+    direct_mounts: DirectMounts,
 ) -> anyhow::Result<()> {
     if !args.component_id.is_empty() {
         select_components(&mut locked, &args.component_id)?;
@@ -445,6 +536,7 @@ fn run_locked(
         files_dir: staging.as_ref().map(|dir| dir.path().to_path_buf()),
         capabilities,
         allow_transient_write: args.allow_transient_write,
+        direct_mounts,
     };
 
     // Listen before the app is loaded: a client that connects during start-up waits in the

@@ -174,3 +174,76 @@ fn invalid_missing_or_repeated_host_is_400_and_the_guest_uri_is_the_routed_path(
         "{response}"
     );
 }
+
+#[test]
+fn direct_mounts_show_host_changes_stay_read_only_and_inside_the_app() {
+    let app = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(app.path().join("data/sub")).unwrap();
+    std::fs::write(app.path().join("data/sub/note.txt"), "first").unwrap();
+    let manifest = probe_app(
+        app.path(),
+        r#"[{ source = "data", destination = "/data" }]"#,
+    );
+    let s = Spindle::start(&manifest, &["--direct-mounts"]);
+    let read = |s: &Spindle| s.get("/probe/file?path=/data/sub/note.txt");
+    assert_eq!(read(&s).text(), "first");
+    // A change on the host shows at once, without a restart (nothing was copied).
+    std::fs::write(app.path().join("data/sub/note.txt"), "second").unwrap();
+    assert_eq!(read(&s).text(), "second");
+    std::fs::write(app.path().join("data/new.txt"), "new").unwrap();
+    assert_eq!(s.get("/probe/file?path=/data/new.txt").text(), "new");
+    // Read-only by default.
+    let r = s.get("/probe/write?path=/data/sub/note.txt&data=guest");
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        std::fs::read_to_string(app.path().join("data/sub/note.txt")).unwrap(),
+        "second"
+    );
+    // A symlink inside the mount that leads out of it is not followed by the guest.
+    symlink("/etc", app.path().join("data/etc-link")).unwrap();
+    let r = s.get("/probe/file?path=/data/etc-link/passwd");
+    assert_ne!(r.status, 200, "{}", r.text());
+    s.stop();
+    std::fs::remove_file(app.path().join("data/etc-link")).unwrap();
+
+    // Only directories can be mounted directly, and not with exclude_files.
+    std::fs::write(app.path().join("single.txt"), "x").unwrap();
+    let manifest = probe_app(app.path(), r#"["single.txt"]"#);
+    let err = direct_mounts_refused(&manifest);
+    assert!(
+        err.contains("only directory mounts are supported with --direct-mounts; `single.txt`"),
+        "{err}"
+    );
+    let manifest = probe_app(
+        app.path(),
+        r#"[{ source = "data", destination = "/data" }]"#,
+    );
+    let text = std::fs::read_to_string(&manifest).unwrap() + "exclude_files = [\"**/*.tmp\"]\n";
+    std::fs::write(&manifest, text).unwrap();
+    let err = direct_mounts_refused(&manifest);
+    assert!(err.contains("uses `exclude_files`"), "{err}");
+    // A mapped directory that is a link out of the app is refused.
+    symlink("/etc", app.path().join("outside")).unwrap();
+    let manifest = probe_app(
+        app.path(),
+        r#"[{ source = "outside", destination = "/o" }]"#,
+    );
+    let err = direct_mounts_refused(&manifest);
+    assert!(err.contains("outside the application directory"), "{err}");
+}
+
+fn direct_mounts_refused(manifest: &Path) -> String {
+    let (code, out, err) = run_spindle(
+        &[
+            "up",
+            "-f",
+            manifest.to_str().unwrap(),
+            "--direct-mounts",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+        ],
+        manifest.parent().unwrap(),
+    );
+    assert_ne!(code, 0, "spindle up should refuse the app\n{out}\n{err}");
+    err
+}

@@ -40,8 +40,12 @@ pub struct RuntimeOptions {
     /// Key-value stores, databases, variables.
     pub capabilities: CapabilityOptions,
     /// `--allow-transient-write`: mount `files` writable. They are staged as copies, so writes
-    /// never reach the app's own files (and are gone when Spindle exits).
+    /// never reach the app's own files (and are gone when Spindle exits) — except with direct
+    /// mounts, where they go to the host directory.
     pub allow_transient_write: bool,
+    /// `--direct-mounts`: per component id, host directories mounted as they are instead of
+    /// staging the component's `files`.
+    pub direct_mounts: std::collections::HashMap<String, Vec<crate::sandbox::DirectMount>>,
 }
 
 impl Default for RuntimeOptions {
@@ -56,6 +60,7 @@ impl Default for RuntimeOptions {
             files_dir: None,
             capabilities: CapabilityOptions::default(),
             allow_transient_write: false,
+            direct_mounts: Default::default(),
         }
     }
 }
@@ -273,11 +278,15 @@ fn component_sandbox(
     options: &RuntimeOptions,
     files_dir: &Path,
 ) -> anyhow::Result<Sandbox> {
-    let files_root = stage_files(
-        component,
-        &files_dir.join(&component.id),
-        options.allow_transient_write,
-    )?;
+    let direct = options.direct_mounts.get(&component.id);
+    let files_root = match direct {
+        Some(_) => None,
+        None => stage_files(
+            component,
+            &files_dir.join(&component.id),
+            options.allow_transient_write,
+        )?,
+    };
     let env = component
         .env
         .iter()
@@ -292,6 +301,9 @@ fn component_sandbox(
         grants,
     )?;
     sandbox.set_files_writable(options.allow_transient_write);
+    if let Some(mounts) = direct {
+        sandbox.set_direct_mounts(mounts.clone());
+    }
     Ok(sandbox)
 }
 

@@ -31,4 +31,4 @@ pub use capabilities::{runtime_config::RuntimeConfig, CapabilityOptions};
 pub use engine::{EngineOptions, SpindleEngine};
 pub use handler::{ComponentHandler, HandlerKind, InstanceReuse, Request, Response};
 pub use outbound::{AppLinks, SelfRequestHandler};
-pub use sandbox::LogSinks;
+pub use sandbox::{DirectMount, LogSinks};

@@ -60,6 +60,16 @@ impl WasiHttpView for InstanceState {
     }
 }
 
+/// A host directory mounted into a component as it is (`--direct-mounts`): changes on the
+/// host show in the guest at once; read-only unless `--allow-transient-write`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectMount {
+    /// The host directory.
+    pub host: PathBuf,
+    /// The absolute guest path.
+    pub guest: String,
+}
+
 /// The resolved grants of one component, built once when the app loads and turned into a fresh
 /// [`InstanceState`] for every instance.
 pub struct Sandbox {
@@ -73,6 +83,8 @@ pub struct Sandbox {
     grants: ComponentGrants,
     /// `allowed_outbound_hosts` and the app links for chaining; denies everything by default.
     outbound: OutboundConfig,
+    /// `--direct-mounts`: host directories mounted as they are, at their guest paths.
+    mounts: Vec<DirectMount>,
     /// Mount `files_root` writable (`--allow-transient-write`).
     files_writable: bool,
 }
@@ -96,6 +108,7 @@ impl Sandbox {
             max_memory,
             grants,
             outbound: OutboundConfig::default(),
+            mounts: Vec::new(),
             files_writable: false,
         })
     }
@@ -109,6 +122,31 @@ impl Sandbox {
     /// change, the app's own files never do.
     pub(crate) fn set_files_writable(&mut self, writable: bool) {
         self.files_writable = writable;
+    }
+
+    /// Mounts host directories directly (`--direct-mounts`) instead of a staged file root.
+    pub(crate) fn set_direct_mounts(&mut self, mounts: Vec<DirectMount>) {
+        self.mounts = mounts;
+    }
+
+    /// Preopens the component's files: the staged root at `/`, or its direct mounts.
+    fn preopen_files(&self, wasi: &mut WasiCtxBuilder) -> anyhow::Result<()> {
+        if let Some(root) = &self.files_root {
+            wasi.preopened_dir(root, "/", self.files_perms())
+                .map_err(anyhow::Error::from)?;
+        }
+        for mount in &self.mounts {
+            wasi.preopened_dir(&mount.host, &mount.guest, self.files_perms())
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot mount {} at {} for component `{}`: {e}",
+                        mount.host.display(),
+                        mount.guest,
+                        self.component_id
+                    )
+                })?;
+        }
+        Ok(())
     }
 
     /// Grants outbound networking (the default denies everything).
@@ -148,10 +186,7 @@ impl Sandbox {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        if let Some(root) = &self.files_root {
-            wasi.preopened_dir(root, "/", self.files_perms())
-                .map_err(anyhow::Error::from)?;
-        }
+        self.preopen_files(&mut wasi)?;
         Ok(wasi)
     }
 
@@ -166,10 +201,7 @@ impl Sandbox {
             self.component_id.clone(),
             self.outbound.allowed().clone(),
         );
-        if let Some(root) = &self.files_root {
-            wasi.preopened_dir(root, "/", self.files_perms())
-                .map_err(anyhow::Error::from)?;
-        }
+        self.preopen_files(&mut wasi)?;
         Ok(InstanceState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),

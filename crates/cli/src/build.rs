@@ -22,12 +22,57 @@ pub struct BuildArgs {
     /// Build only this component (repeatable).
     #[arg(short = 'c', long = "component-id", value_name = "ID")]
     pub components: Vec<String>,
+
+    /// The build profile: each component's `[component.<id>.profile.<NAME>]` overrides.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 /// Runs `spindle build`.
 pub fn run(args: BuildArgs) -> anyhow::Result<()> {
     let manifest = manifest_path(args.from.as_deref())?;
-    build(&manifest, &args.components)
+    build(&manifest, &args.components, args.profile.as_deref())
+}
+
+/// Where `spindle build` records the profile it built last (as Spin: `.spin/last-build.txt`
+/// next to the manifest, empty for the default profile).
+fn last_build_file(app_dir: &Path) -> PathBuf {
+    app_dir.join(".spin").join("last-build.txt")
+}
+
+/// Warns when the app was last built with another profile than `profile` (as `spin up`).
+pub fn warn_if_other_profile_built(manifest: &Path, profile: Option<&str>) {
+    let app_dir = app_dir_of(manifest);
+    let Ok(last) = std::fs::read_to_string(last_build_file(app_dir)) else {
+        return;
+    };
+    let last = last.trim();
+    let wanted = profile.unwrap_or("");
+    if last != wanted {
+        let name = |p: &str| {
+            if p.is_empty() {
+                "the default profile".to_string()
+            } else {
+                format!("profile `{p}`")
+            }
+        };
+        eprintln!(
+            "warning: you built {} more recently than {}, which this run uses (help: run \
+             `spindle build{}` first, or pass --build)",
+            name(last),
+            name(wanted),
+            profile
+                .map(|p| format!(" --profile {p}"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+fn app_dir_of(manifest: &Path) -> &Path {
+    manifest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Finds the app's manifest as Spin does: `-f` as a file, `-f` as a directory holding
@@ -67,18 +112,24 @@ fn find_upwards() -> anyhow::Result<PathBuf> {
     )
 }
 
-/// Builds the components of the app at `manifest` (all of them when `only` is empty).
-pub fn build(manifest: &Path, only: &[String]) -> anyhow::Result<()> {
+/// Builds the components of the app at `manifest` (all of them when `only` is empty), with
+/// the build profile `profile` applied.
+pub fn build(manifest: &Path, only: &[String], profile: Option<&str>) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(manifest)
         .with_context(|| format!("cannot read {}", manifest.display()))?;
-    let (app, warnings) = spindle_manifest::parse_str(&text, manifest)?;
+    let (mut app, warnings) = spindle_manifest::parse_str(&text, manifest)?;
     for w in &warnings {
         eprintln!("{w}");
     }
-    let app_dir = manifest
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    if let Some(profile) = profile {
+        if app.apply_profile(profile).is_empty() {
+            eprintln!(
+                "warning: no component defines the build profile `{profile}`; building the \
+                 default settings"
+            );
+        }
+    }
+    let app_dir = app_dir_of(manifest);
 
     for id in only {
         if !app.components.contains_key(id) {
@@ -117,6 +168,19 @@ pub fn build(manifest: &Path, only: &[String]) -> anyhow::Result<()> {
     }
     if built > 0 {
         println!("Finished building all Spin components");
+    }
+    if only.is_empty() {
+        let file = last_build_file(app_dir);
+        let recorded = file
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&file, profile.unwrap_or("")));
+        if let Err(e) = recorded {
+            eprintln!(
+                "warning: could not record the built profile in {}: {e}",
+                file.display()
+            );
+        }
     }
     Ok(())
 }

@@ -56,6 +56,10 @@ pub struct PushArgs {
     #[arg(long)]
     pub build: bool,
 
+    /// The build profile to push (`[component.<id>.profile.<NAME>]`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
     /// An extra manifest annotation (K=V, repeatable).
     #[arg(long = "annotation", value_name = "K=V", value_parser = parse_kv)]
     pub annotations: Vec<(String, String)>,
@@ -138,9 +142,15 @@ pub fn run(command: RegistryCommand) -> anyhow::Result<()> {
 fn push(args: PushArgs) -> anyhow::Result<()> {
     let manifest = crate::build::manifest_path(args.from.as_deref())?;
     if args.build {
-        crate::build::build(&manifest, &[])?;
+        crate::build::build(&manifest, &[], args.profile.as_deref())?;
     }
-    let loaded = spindle_manifest::load(&manifest)?;
+    let loaded = spindle_manifest::load_with(
+        &manifest,
+        &spindle_manifest::LoadOptions {
+            runnable: None,
+            profile: args.profile.as_deref(),
+        },
+    )?;
     for warning in &loaded.warnings {
         eprintln!("{warning}");
     }

@@ -162,6 +162,11 @@ pub struct UpArgs {
     #[arg(long = "variable", value_name = "K=V")]
     pub variable: Vec<String>,
 
+    /// The build profile: each component's `[component.<id>.profile.<NAME>]` overrides
+    /// (source, environment, dependencies; with --build, the build command).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
     /// For local apps whose `files` are all directories (and no `exclude_files`): mount them
     /// directly instead of staging copies, so host changes show without a restart.
     #[arg(long)]
@@ -348,9 +353,17 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
     }
     let manifest_path = crate::build::manifest_path(args.from.as_deref())?;
     if args.build {
-        crate::build::build(&manifest_path, &[])?;
+        crate::build::build(&manifest_path, &[], args.profile.as_deref())?;
+    } else {
+        crate::build::warn_if_other_profile_built(&manifest_path, args.profile.as_deref());
     }
-    let loaded = spindle_manifest::load_runnable(&manifest_path, &["http"])?;
+    let loaded = spindle_manifest::load_with(
+        &manifest_path,
+        &spindle_manifest::LoadOptions {
+            runnable: Some(&["http"]),
+            profile: args.profile.as_deref(),
+        },
+    )?;
     for warning in &loaded.warnings {
         eprintln!("{warning}");
     }

@@ -148,7 +148,7 @@ fn runtime_config_log_dir_is_used_and_unimplemented_sections_are_refused() {
     assert!(!state.path().join("logs").exists());
     drop(s);
 
-    std::fs::write(&config, "[[client_tls]]\ncomponent_ids = [\"caps\"]\n").unwrap();
+    std::fs::write(&config, "[llm_compute]\ntype = \"spin\"\n").unwrap();
     let (code, _, err) = run_spindle(
         &[
             "up",
@@ -160,7 +160,7 @@ fn runtime_config_log_dir_is_used_and_unimplemented_sections_are_refused() {
         state.path(),
     );
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("`client_tls` (line 1)"), "{err}");
+    assert!(err.contains("`llm_compute` (line 1)"), "{err}");
     assert!(err.contains("does not implement"), "{err}");
 }
 

@@ -1043,3 +1043,99 @@ fn cache_file_sets_the_compiled_code_directory_or_turns_it_off() {
         "{err}"
     );
 }
+
+/// Spin 4 build profiles: `--profile NAME` applies `[component.<id>.profile.<NAME>]` (source,
+/// environment, build command) for `up` and `build`; `build` records the profile it built and
+/// `up` warns when another one was built more recently.
+#[test]
+fn build_profiles_switch_source_environment_and_build_command() {
+    let hello = example("hello-rust/target/wasm32-wasip2/release/hello_rust.wasm");
+    let probe = example("multi/target/wasm32-wasip2/release/multi_probe.wasm");
+    require_built(&hello);
+    require_built(&probe);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("spin.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            r#"spin_manifest_version = 2
+
+[application]
+name = "profiles"
+
+[[trigger.http]]
+route = "/..."
+component = "app"
+
+[component.app]
+source = {hello:?}
+environment = {{ MODE = "release", KEPT = "base" }}
+[component.app.build]
+command = "echo release > built.txt"
+
+[component.app.profile.debug]
+source = {probe:?}
+environment = {{ MODE = "debug" }}
+[component.app.profile.debug.build]
+command = "echo debug > built.txt"
+"#
+        ),
+    )
+    .unwrap();
+
+    // The default profile: the hello component.
+    let s = Spindle::start(&manifest, &[]);
+    assert!(s.get("/hello").text().contains("Hello"), "{}", s.stderr());
+    s.stop();
+
+    // --profile debug: the probe, with the profile's environment merged over the base.
+    let s = Spindle::start(&manifest, &["--profile", "debug"]);
+    assert_eq!(s.get("/env/MODE").text(), "debug");
+    assert_eq!(s.get("/env/KEPT").text(), "base");
+    s.stop();
+
+    // `build --profile debug` runs the profile's command and records it.
+    let (code, out, err) = run_spindle(
+        &[
+            "build",
+            "-f",
+            manifest.to_str().unwrap(),
+            "--profile",
+            "debug",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("built.txt"))
+            .unwrap()
+            .trim(),
+        "debug"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".spin/last-build.txt")).unwrap(),
+        "debug"
+    );
+    // `up` without the profile warns that another one was built more recently.
+    let s = Spindle::start(&manifest, &[]);
+    assert!(
+        s.wait_for_output("you built profile `debug` more recently than the default profile"),
+        "{}",
+        s.stderr()
+    );
+    s.stop();
+
+    // A profile no component defines: a warning with the profiles there are.
+    let s = Spindle::start(&manifest, &["--profile", "debgu"]);
+    assert!(
+        s.wait_for_output("no component defines the build profile `debgu`"),
+        "{}",
+        s.stderr()
+    );
+    assert!(
+        s.stderr().contains("did you mean `debug`?"),
+        "{}",
+        s.stderr()
+    );
+    assert!(s.get("/hello").text().contains("Hello"));
+}

@@ -46,16 +46,34 @@ pub struct Loaded {
 /// Reads, validates and locks a `spin.toml`. Relative paths in the manifest resolve against
 /// the manifest's directory. If `manifest_path` is a directory, `spin.toml` inside it is used.
 pub fn load(manifest_path: &Path) -> Result<Loaded, ManifestError> {
-    load_inner(manifest_path, None)
+    load_with(manifest_path, &LoadOptions::default())
 }
 
 /// [`load`] for a host that runs only the `runnable` trigger types (e.g. `["http"]`): any other
 /// trigger type is an error at its line, with a "did you mean" for a misspelt one.
 pub fn load_runnable(manifest_path: &Path, runnable: &[&str]) -> Result<Loaded, ManifestError> {
-    load_inner(manifest_path, Some(runnable))
+    load_with(
+        manifest_path,
+        &LoadOptions {
+            runnable: Some(runnable),
+            profile: None,
+        },
+    )
 }
 
-fn load_inner(manifest_path: &Path, runnable: Option<&[&str]>) -> Result<Loaded, ManifestError> {
+/// How [`load_with`] loads an app.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadOptions<'a> {
+    /// The trigger types the host runs (`None`: any); see [`load_runnable`].
+    pub runnable: Option<&'a [&'a str]>,
+    /// The build profile to apply ([`schema::AppManifest::apply_profile`]); a profile no
+    /// component defines gives a warning.
+    pub profile: Option<&'a str>,
+}
+
+/// [`load`] with options: the trigger types the host runs and the build profile.
+pub fn load_with(manifest_path: &Path, options: &LoadOptions<'_>) -> Result<Loaded, ManifestError> {
+    let runnable = options.runnable;
     let path = if manifest_path.is_dir() {
         manifest_path.join("spin.toml")
     } else {
@@ -65,7 +83,38 @@ fn load_inner(manifest_path: &Path, runnable: Option<&[&str]>) -> Result<Loaded,
         path: path.clone(),
         source,
     })?;
-    let parsed = validate::parse(&text, &path).map_err(ManifestError::Invalid)?;
+    let mut parsed = validate::parse(&text, &path).map_err(ManifestError::Invalid)?;
+    if let Some(profile) = options.profile {
+        if parsed.manifest.apply_profile(profile).is_empty() {
+            let mut known: Vec<&str> = parsed
+                .manifest
+                .components
+                .iter()
+                .flat_map(|(_, c)| c.profile.keys().map(String::as_str))
+                .collect();
+            known.sort_unstable();
+            known.dedup();
+            let hint = match diag::closest(profile, known.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None if known.is_empty() => "the app defines no build profiles".to_string(),
+                None => format!(
+                    "the app's profiles: {}",
+                    diag::backticked(known.iter().copied())
+                ),
+            };
+            let warning = Diagnostic::warning(
+                format!(
+                    "no component defines the build profile `{profile}`; every component uses \
+                     its default settings"
+                ),
+                &path,
+                1,
+                1,
+            )
+            .with_hint(hint);
+            parsed.warnings.push(warning);
+        }
+    }
     if let Some(runnable) = runnable {
         let errors = validate::check_trigger_types(&parsed, &path, &text, runnable);
         if !errors.is_empty() {

@@ -561,6 +561,44 @@ impl Trigger {
 }
 
 impl AppManifest {
+    /// Applies the build profile `name` (Spin 4's `--profile`): for each component with a
+    /// `[component.<id>.profile.<name>]`, its `source` replaces the component's, its
+    /// `build.command` replaces the build command (keeping `workdir` and `watch`), and its
+    /// `environment` and `dependencies` are merged over the component's. Components without
+    /// that profile keep their own settings, as in Spin. Returns the ids of the components
+    /// that have it.
+    pub fn apply_profile(&mut self, name: &str) -> Vec<String> {
+        let mut applied = Vec::new();
+        for (id, component) in self.components.iter_mut() {
+            let Some(profile) = component.profile.get(name).cloned() else {
+                continue;
+            };
+            applied.push(id.clone());
+            if let Some(source) = profile.source {
+                component.source = source;
+            }
+            if let Some(build) = profile.build {
+                match &mut component.build {
+                    Some(base) => base.command = build.command,
+                    None => {
+                        component.build = Some(ComponentBuildConfig {
+                            command: build.command,
+                            workdir: None,
+                            watch: Vec::new(),
+                        })
+                    }
+                }
+            }
+            for (k, v) in profile.environment {
+                component.environment.insert(k, v);
+            }
+            for (k, v) in profile.dependencies {
+                component.dependencies.insert(k, v);
+            }
+        }
+        applied
+    }
+
     /// Ids of all components, in manifest order.
     pub fn component_ids(&self) -> impl Iterator<Item = &String> {
         self.components.keys()

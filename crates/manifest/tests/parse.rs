@@ -911,3 +911,24 @@ fn many_errors_in_one_pass() {
         assert!(lines.contains(&l), "no error on line {l}: {errs:#?}");
     }
 }
+
+#[test]
+fn build_profiles_override_source_build_environment_and_dependencies() {
+    let (mut m, _) = parse_ok(&app("[[trigger.http]]\nroute = \"/\"\ncomponent = \"c\"\n\n[[trigger.http]]\nroute = \"/d\"\ncomponent = \"d\"\n\n[component.c]\nsource = \"rel.wasm\"\nenvironment = { A = \"1\", B = \"2\" }\n[component.c.build]\ncommand = \"make\"\nworkdir = \"w\"\nwatch = [\"src/**\"]\n[component.c.dependencies]\n\"a:b/c\" = \"1.0\"\n[component.c.profile.debug]\nsource = \"dbg.wasm\"\nenvironment = { B = \"dbg\" }\n[component.c.profile.debug.dependencies]\n\"x:y/z\" = \"2.0\"\n[component.c.profile.debug.build]\ncommand = [\"make debug\"]\n\n[component.d]\nsource = \"d.wasm\"\n[component.d.profile.other]\nsource = \"o.wasm\"\n[component.d.profile.debug.build]\ncommand = \"cc\"\n"));
+    let applied = m.apply_profile("debug");
+    assert_eq!(applied, vec!["c".to_string(), "d".to_string()]);
+    let c = &m.components.get("c").unwrap();
+    assert_eq!(c.source, spindle_manifest::schema::ComponentSource::Local("dbg.wasm".into()));
+    let env: Vec<(&str, &str)> = c.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(env, vec![("A", "1"), ("B", "dbg")]);
+    let build = c.build.as_ref().unwrap();
+    assert_eq!(build.commands(), vec!["make debug"]);
+    assert_eq!(build.workdir.as_deref(), Some("w"));
+    assert_eq!(build.watch, vec!["src/**".to_string()]);
+    assert!(c.dependencies.contains_key("a:b/c") && c.dependencies.contains_key("x:y/z"));
+    // `d` has no build section of its own: the profile's command creates one; its source stays.
+    let d = &m.components.get("d").unwrap();
+    assert_eq!(d.build.as_ref().unwrap().commands(), vec!["cc"]);
+    assert_eq!(d.source, spindle_manifest::schema::ComponentSource::Local("d.wasm".into()));
+    assert!(m.apply_profile("nope").is_empty());
+}

@@ -22,6 +22,7 @@
 #   examples/hello-rust/target/wasm32-wasip2/release/hello_rust.wasm
 #   examples/hello-rust-p3/target/wasm32-wasip2/release/hello_rust_p3.wasm
 #   tests/guests/p3-rc-2026-03-15/target/wasm32-wasip2/release/p3_rc_2026_03_15.wasm (spin-sdk 6)
+#   tests/guests/deps/target/wasm32-wasip2/release/deps_{app,greeter}.wasm (component dependencies)
 #   examples/multi/target/wasm32-wasip2/release/multi_{api,static,probe}.wasm
 #   examples/outbound/target/wasm32-wasip2/release/outbound_{fetch,private,sockets,wagi}.wasm
 #   examples/outbound/target/wasm32-wasip1/release/outbound_wagi.wasm   (WAGI core module)
@@ -135,6 +136,8 @@ RUST_GUESTS=(
   "examples/hello-rust:hello_rust:target/wasm32-wasip2/release/hello_rust.wasm"
   "examples/hello-rust-p3:hello_rust_p3:target/wasm32-wasip2/release/hello_rust_p3.wasm"
   "tests/guests/p3-rc-2026-03-15:p3_rc_2026_03_15:target/wasm32-wasip2/release/p3_rc_2026_03_15.wasm"
+  "tests/guests/deps:deps_app:target/wasm32-wasip2/release/deps_app.wasm"
+  "tests/guests/deps:deps_greeter:target/wasm32-wasip2/release/deps_greeter.wasm"
   "examples/multi:multi_api:target/wasm32-wasip2/release/multi_api.wasm"
   "examples/multi:multi_static:target/wasm32-wasip2/release/multi_static.wasm"
   "examples/multi:multi_probe:target/wasm32-wasip2/release/multi_probe.wasm"

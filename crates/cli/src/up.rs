@@ -587,7 +587,6 @@ fn run_locked(
             log_dir.display().to_string()
         );
         let base_url = format!("{scheme}://{addr}");
-        tracing::info!("Serving {base_url}");
         match args.format {
             OutputFormat::Plain => {
                 println!("{logging}");

@@ -498,36 +498,6 @@ fn core_module_with_component_metadata_is_componentized_on_load() {
     assert_eq!(r.text(), "Hello from a core module! path=/core?x=1\n");
 }
 
-/// Serves `body` over HTTP on 127.0.0.1 for up to `requests` connections; returns the URL and
-/// a counter of requests served.
-fn serve_file(
-    body: Vec<u8>,
-    requests: usize,
-) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::{Read as _, Write as _};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hello.wasm", listener.local_addr().unwrap());
-    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = served.clone();
-    std::thread::spawn(move || {
-        for _ in 0..requests {
-            let Ok((mut s, _)) = listener.accept() else {
-                return;
-            };
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf);
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = s.write_all(head.as_bytes());
-            let _ = s.write_all(&body);
-            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
-    (url, served)
-}
-
 fn url_app(dir: &std::path::Path, url: &str, digest: &str) -> std::path::PathBuf {
     let manifest = dir.join("spin.toml");
     std::fs::write(

@@ -918,8 +918,15 @@ fn build_profiles_override_source_build_environment_and_dependencies() {
     let applied = m.apply_profile("debug");
     assert_eq!(applied, vec!["c".to_string(), "d".to_string()]);
     let c = &m.components.get("c").unwrap();
-    assert_eq!(c.source, spindle_manifest::schema::ComponentSource::Local("dbg.wasm".into()));
-    let env: Vec<(&str, &str)> = c.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        c.source,
+        spindle_manifest::schema::ComponentSource::Local("dbg.wasm".into())
+    );
+    let env: Vec<(&str, &str)> = c
+        .environment
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     assert_eq!(env, vec![("A", "1"), ("B", "dbg")]);
     let build = c.build.as_ref().unwrap();
     assert_eq!(build.commands(), vec!["make debug"]);
@@ -929,6 +936,9 @@ fn build_profiles_override_source_build_environment_and_dependencies() {
     // `d` has no build section of its own: the profile's command creates one; its source stays.
     let d = &m.components.get("d").unwrap();
     assert_eq!(d.build.as_ref().unwrap().commands(), vec!["cc"]);
-    assert_eq!(d.source, spindle_manifest::schema::ComponentSource::Local("d.wasm".into()));
+    assert_eq!(
+        d.source,
+        spindle_manifest::schema::ComponentSource::Local("d.wasm".into())
+    );
     assert!(m.apply_profile("nope").is_empty());
 }

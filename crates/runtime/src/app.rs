@@ -198,6 +198,11 @@ fn load_component(
     }
     let read = || componentize_if_needed(read_content(&component.source.content, "source")?);
     let compiled = match component.source.content.local_path() {
+        // With dependencies, the compiled code is the composition's: keyed by its bytes.
+        _ if !component.dependencies.is_empty() => {
+            let composed = crate::compose::compose_dependencies(component, read()?)?;
+            options.cache.load(&engine.engine, &composed)
+        }
         // A local file: the cache's index can skip reading and hashing it.
         Some(path) if component.source.content.inline.is_none() => {
             options.cache.load_file(&engine.engine, &path, read)
@@ -212,12 +217,27 @@ fn load_component(
         crate::wasi_rc_2023_11_10::add_to_linker(&mut linker)?;
     }
     let stubbed = crate::unsupported::link_unsupported(&mut linker, &engine.engine, &compiled)?;
+    let (denied, stubbed): (Vec<String>, Vec<String>) = stubbed
+        .into_iter()
+        .partition(|name| name.starts_with(crate::compose::DENIED_PREFIX));
     if !stubbed.is_empty() {
         tracing::warn!(
             "component `{}` imports interfaces Spindle does not provide yet; calling them fails \
              the request: {}",
             component.id,
             stubbed.join(", ")
+        );
+    }
+    if !denied.is_empty() {
+        tracing::info!(
+            "component `{}`: its dependencies do not inherit its configuration, so their calls \
+             to these interfaces are denied: {}",
+            component.id,
+            denied
+                .iter()
+                .map(|d| d.trim_start_matches(crate::compose::DENIED_PREFIX))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let instance_pre = linker

@@ -13,6 +13,8 @@ pub mod app;
 pub mod cache;
 pub mod capabilities;
 pub mod client_tls;
+mod component_names;
+mod compose;
 pub mod engine;
 pub mod handler;
 pub mod legacy_http;

@@ -98,7 +98,14 @@ pub fn link_unsupported(
 }
 
 fn unsupported_message(function: &str) -> String {
-    format!("{function} is not supported by this host (Spindle)")
+    match function.strip_prefix(crate::compose::DENIED_PREFIX) {
+        Some(denied) => format!(
+            "{denied} is denied to this component dependency: it does not inherit the \
+             component's configuration (help: set `inherit_configuration` on the dependency in \
+             spin.toml)"
+        ),
+        None => format!("{function} is not supported by this host (Spindle)"),
+    }
 }
 
 /// Fills `results` with the function's own error value, or fails the call when its type has no

@@ -1,7 +1,7 @@
 //! End-to-end tests of the runtime config's outbound HTTP settings: `[[client_tls]]` (a
 //! component's HTTPS requests to a host trust a custom CA and present a client certificate)
 //! against a local HTTPS server with its own CA that requires client certificates, and
-//! `[outbound_http] max_concurrent_requests`. The `fetch` guest of `examples/outbound` makes
+//! `[outbound_http]` (`max_concurrent_requests`, `connection_pooling`). The `fetch` guest of `examples/outbound` makes
 //! the requests.
 
 mod support;
@@ -236,8 +236,8 @@ fn client_tls_errors_name_the_entry_and_file() {
             "`client_cert_file` and `client_private_key_file` go together",
         ),
         (
-            "[outbound_http]\nconnection_pooling = true\n",
-            "Spindle does not pool outbound connections yet",
+            "[outbound_http]\nmax_concurrent_requests = 0\n",
+            "would block every outbound request",
         ),
     ] {
         let file = dir.path().join("rc.toml");
@@ -290,4 +290,78 @@ fn max_concurrent_requests_limits_requests_in_flight() {
     }
     // Four requests were served, never two at once.
     assert_eq!(max_seen.load(Ordering::SeqCst), 1);
+}
+
+/// A keep-alive HTTP/1.1 server on 127.0.0.1: answers every request of a connection with
+/// `200 kept`, and counts the connections it accepted. The thread ends after 60 s.
+fn keep_alive_server() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = connections.clone();
+    std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            let Ok((mut stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            count.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                stream.set_nonblocking(false).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(30)))
+                    .unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while let Ok(1) = stream.read(&mut byte) {
+                    head.push(byte[0]);
+                    if head.ends_with(b"\r\n\r\n") {
+                        head.clear();
+                        let _ =
+                            stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nkept");
+                    }
+                }
+            });
+        }
+    });
+    (port, connections)
+}
+
+#[test]
+fn connections_are_pooled_unless_turned_off() {
+    let wasm = example("outbound/target/wasm32-wasip2/release/outbound_fetch.wasm");
+    require_built(&wasm);
+    for (config, want) in [
+        (None, 1),
+        (Some("[outbound_http]\nconnection_pooling = true\n"), 1),
+        (Some("[outbound_http]\nconnection_pooling = false\n"), 3),
+    ] {
+        let (port, connections) = keep_alive_server();
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("spin.toml");
+        std::fs::write(
+            &manifest,
+            format!(
+                "spin_manifest_version = 2\n[application]\nname = \"pool\"\n\
+                 [[trigger.http]]\nroute = \"/fetch/...\"\ncomponent = \"fetch\"\n\
+                 [component.fetch]\nsource = {wasm:?}\n\
+                 allowed_outbound_hosts = [\"http://127.0.0.1:{port}\"]\n"
+            ),
+        )
+        .unwrap();
+        let mut args = Vec::new();
+        let file = dir.path().join("rc.toml");
+        if let Some(config) = config {
+            std::fs::write(&file, config).unwrap();
+            args = vec!["--runtime-config-file", file.to_str().unwrap()];
+        }
+        let s = Spindle::start(&manifest, &args);
+        for _ in 0..3 {
+            let r = s.get(&format!("/fetch?url=http%3A%2F%2F127.0.0.1%3A{port}%2Fx"));
+            assert_eq!(r.text(), "upstream 200\nkept", "{config:?}\n{}", s.stderr());
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), want, "{config:?}");
+    }
 }

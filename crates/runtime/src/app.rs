@@ -125,7 +125,8 @@ impl App {
             .map_err(|e| anyhow::anyhow!("component `{component_id}`: {e}"))?;
             let allowed = Arc::new(allowed);
             let grants = capabilities.grants(component, allowed.clone())?;
-            let outbound = OutboundConfig::new(allowed, &links, capabilities.outbound_http());
+            let outbound =
+                OutboundConfig::new(component_id, allowed, &links, capabilities.outbound_http());
             let handler = load_component(
                 engine, &linker, component, executor, grants, outbound, options, &files_dir,
             )

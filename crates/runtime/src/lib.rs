@@ -17,6 +17,7 @@ mod component_names;
 mod compose;
 pub mod engine;
 pub mod handler;
+mod http_pool;
 pub mod legacy_http;
 pub mod outbound;
 pub mod pem;

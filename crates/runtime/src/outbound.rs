@@ -69,6 +69,9 @@ pub struct OutboundHttpSettings {
     tls: Arc<ClientTls>,
     /// Permits for requests in flight (held until the response body is dropped).
     limit: Option<Arc<tokio::sync::Semaphore>>,
+    /// Reuse connections (one pool per component): Spin's `connection_pooling`, on when the
+    /// runtime config has no `[outbound_http]`.
+    pooling: bool,
 }
 
 impl OutboundHttpSettings {
@@ -83,6 +86,7 @@ impl OutboundHttpSettings {
             limit: http
                 .and_then(|h| h.max_concurrent_requests)
                 .map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
+            pooling: http.is_none_or(|h| h.connection_pooling),
         })
     }
 }
@@ -93,12 +97,15 @@ pub struct OutboundConfig {
     allowed: Arc<AllowedHosts>,
     links: Weak<AppLinks>,
     http: OutboundHttpSettings,
+    /// The component's connection pool, when pooling is on.
+    pool: Option<crate::http_pool::Pool>,
 }
 
 impl OutboundConfig {
     /// `allowed` for this component; chaining and `self` requests go through `links`;
     /// requests to the network follow `http`.
     pub fn new(
+        component_id: &str,
         allowed: Arc<AllowedHosts>,
         links: &Arc<AppLinks>,
         http: &OutboundHttpSettings,
@@ -106,6 +113,9 @@ impl OutboundConfig {
         Self {
             allowed,
             links: Arc::downgrade(links),
+            pool: http
+                .pooling
+                .then(|| crate::http_pool::Pool::new(component_id.into(), http.tls.clone())),
             http: http.clone(),
         }
     }
@@ -201,6 +211,7 @@ impl WasiHttpHooks for OutboundHttp {
                     None
                 };
                 let limit = self.config.http.limit.clone();
+                let pool = self.config.pool.clone();
                 Box::new(async move {
                     // `max_concurrent_requests`: wait for a slot, held until the body is done.
                     let permit = match limit {
@@ -212,9 +223,12 @@ impl WasiHttpHooks for OutboundHttp {
                         ),
                         None => None,
                     };
-                    let (response, io) = match tls {
-                        Some(config) => crate::client_tls::send(request, options, config).await?,
-                        None => {
+                    let (response, io) = match (pool, tls) {
+                        (Some(pool), _) => (pool.send(request, options).await?, done()),
+                        (None, Some(config)) => {
+                            crate::client_tls::send(request, options, config).await?
+                        }
+                        (None, None) => {
                             let (response, io) =
                                 wasmtime_wasi_http::default_send_request(request, options).await?;
                             (

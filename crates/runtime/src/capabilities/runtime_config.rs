@@ -66,8 +66,9 @@ pub struct RuntimeConfig {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct OutboundHttpConfig {
-    /// Reuse connections between requests. Spindle opens a connection per request, so only
-    /// `false` is accepted (as in Spin, a section without the key means `false`).
+    /// Reuse connections between requests (one pool per component). Without an
+    /// `[outbound_http]` section pooling is on; as in Spin, a section without the key means
+    /// `false`.
     #[serde(default)]
     pub connection_pooling: bool,
     /// The most outbound HTTP requests (to the network) the whole app may have in flight at
@@ -154,14 +155,6 @@ impl RuntimeConfig {
                 .unwrap_or_default()
         };
         if let Some(http) = &config.outbound_http {
-            if http.connection_pooling {
-                anyhow::bail!(
-                    "`connection_pooling = true`{} in [outbound_http]: Spindle does not pool \
-                     outbound connections yet, every request opens its own (help: remove the \
-                     key or set it to false)",
-                    line_of("connection_pooling")
-                );
-            }
             if http.max_concurrent_requests == Some(0) {
                 anyhow::bail!(
                     "`max_concurrent_requests = 0`{} in [outbound_http] would block every \
@@ -258,10 +251,10 @@ prefix = "MYAPP"
             assert!(e.contains(&format!("`{key}` (line {line})")), "{e}");
             assert!(e.contains("does not implement"), "{e}");
         }
-        let e = RuntimeConfig::parse("[outbound_http]\n\nconnection_pooling = true\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("`connection_pooling = true` (line 3)"), "{e}");
+        let c = RuntimeConfig::parse("[outbound_http]\n\nconnection_pooling = true\n").unwrap();
+        assert!(c.outbound_http.unwrap().connection_pooling);
+        let c = RuntimeConfig::parse("[outbound_http]\nmax_concurrent_requests = 2\n").unwrap();
+        assert!(!c.outbound_http.unwrap().connection_pooling);
         let e = RuntimeConfig::parse("[outbound_http]\nmax_connections = 3\n")
             .unwrap_err()
             .to_string();

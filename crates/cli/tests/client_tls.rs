@@ -201,6 +201,23 @@ fn client_tls_custom_ca_and_client_certificate() {
     assert_eq!(r.text(), "upstream 200\nhello over mTLS");
     s.stop();
 
+    // The same without pooling: a connection of its own, with the same TLS settings.
+    let unpooled = dir.path().join("unpooled.toml");
+    let text = std::fs::read_to_string(&full).unwrap();
+    std::fs::write(
+        &unpooled,
+        format!("[outbound_http]\nconnection_pooling = false\n\n{text}"),
+    )
+    .unwrap();
+    let s = Spindle::start(
+        &manifest,
+        &["--runtime-config-file", unpooled.to_str().unwrap()],
+    );
+    let r = fetch(&s, port);
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), s.stderr());
+    assert_eq!(r.text(), "upstream 200\nhello over mTLS");
+    s.stop();
+
     // Another component id: the entry does not apply.
     let other = dir.path().join("other.toml");
     std::fs::write(

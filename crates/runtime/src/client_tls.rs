@@ -12,20 +12,17 @@
 //! ```
 //!
 //! Hosts match the request's host exactly (no port, no wildcard); the first entry naming the
-//! component and host wins; every other request uses wasmtime-wasi-http's default (public
+//! component and host wins; every other request uses wasmtime-wasi-http's defaults (public
 //! webpki roots, no client certificate). Relative paths are relative to the runtime config
-//! file's directory.
+//! file's directory. The connections themselves are opened by [`crate::http_pool`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
-use http_body_util::BodyExt as _;
 use serde::Deserialize;
 use tokio_rustls::rustls;
-use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
 /// One `[[client_tls]]` entry, as written.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -156,65 +153,4 @@ fn client_config(entry: &ClientTlsConfig, dir: &Path) -> anyhow::Result<rustls::
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
-}
-
-type IoFuture = Box<dyn std::future::Future<Output = Result<(), HttpError>> + Send>;
-
-/// Sends `request` (an `https://` URL) over TLS with `config`, HTTP/1.1, honouring the
-/// request's connect and first-byte timeouts (default 600 s, as wasmtime-wasi-http's).
-pub(crate) async fn send(
-    mut request: http::Request<WasiBody>,
-    options: Option<RequestOptions>,
-    config: Arc<rustls::ClientConfig>,
-) -> Result<(http::Response<WasiBody>, IoFuture), HttpError> {
-    let uri = request.uri().clone();
-    let host = uri.host().ok_or(HttpError::HttpRequestUriInvalid)?;
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let port = uri.port_u16().unwrap_or(443);
-    let connect_timeout = options
-        .and_then(|o| o.connect_timeout)
-        .unwrap_or(Duration::from_secs(600));
-    let first_byte_timeout = options
-        .and_then(|o| o.first_byte_timeout)
-        .unwrap_or(Duration::from_secs(600));
-
-    let tcp = tokio::time::timeout(
-        connect_timeout,
-        tokio::net::TcpStream::connect((host.as_str(), port)),
-    )
-    .await
-    .map_err(|_| HttpError::ConnectionTimeout)?
-    .map_err(HttpError::Connect)?;
-    let name = match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => rustls::pki_types::ServerName::from(ip),
-        Err(_) => rustls::pki_types::ServerName::try_from(host.clone())?,
-    };
-    let tls = tokio::time::timeout(
-        connect_timeout,
-        tokio_rustls::TlsConnector::from(config).connect(name, tcp),
-    )
-    .await
-    .map_err(|_| HttpError::ConnectionTimeout)?
-    .map_err(HttpError::Tls)?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await?;
-    // The connection is driven by its own task, which ends when the response body is done.
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let _ = done_tx.send(conn.await.map_err(HttpError::from));
-    });
-    // Origin-form on the wire: the authority goes in Host, not in the request line.
-    *request.uri_mut() = http::Uri::builder()
-        .path_and_query(uri.path_and_query().map_or("/", |p| p.as_str()))
-        .build()
-        .map_err(|_| HttpError::HttpRequestUriInvalid)?;
-    let response = tokio::time::timeout(first_byte_timeout, sender.send_request(request))
-        .await
-        .map_err(|_| HttpError::ConnectionReadTimeout)??;
-    let response = response.map(|body| body.map_err(HttpError::from).boxed_unsync());
-    let io: IoFuture = Box::new(async move { done_rx.await.unwrap_or(Ok(())) });
-    Ok((response, io))
 }

@@ -205,11 +205,16 @@ impl WasiHttpHooks for OutboundHttp {
 
         match destination {
             Destination::Network => {
-                let tls = if scheme == "https" {
-                    self.config.http.tls.for_host(&self.component_id, &host)
-                } else {
-                    None
-                };
+                // Unpooled, only a `[[client_tls]]` entry needs Spindle's own connector.
+                let custom_tls = scheme == "https"
+                    && self
+                        .config
+                        .http
+                        .tls
+                        .for_host(&self.component_id, &host)
+                        .is_some();
+                let tls = self.config.http.tls.clone();
+                let component_id = self.component_id.clone();
                 let limit = self.config.http.limit.clone();
                 let pool = self.config.pool.clone();
                 Box::new(async move {
@@ -223,12 +228,13 @@ impl WasiHttpHooks for OutboundHttp {
                         ),
                         None => None,
                     };
-                    let (response, io) = match (pool, tls) {
-                        (Some(pool), _) => (pool.send(request, options).await?, done()),
-                        (None, Some(config)) => {
-                            crate::client_tls::send(request, options, config).await?
+                    let (response, io) = match pool {
+                        Some(pool) => (pool.send(request, options).await?, done()),
+                        None if custom_tls => {
+                            crate::http_pool::send_unpooled(component_id, tls, request, options)
+                                .await?
                         }
-                        (None, None) => {
+                        None => {
                             let (response, io) =
                                 wasmtime_wasi_http::default_send_request(request, options).await?;
                             (

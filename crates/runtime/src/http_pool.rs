@@ -139,12 +139,7 @@ impl Connector {
 
     /// Opens a connection to `uri`'s authority: TCP, and TLS for `https`.
     async fn connect(self, uri: http::Uri) -> std::io::Result<Stream> {
-        let host = uri
-            .host()
-            .unwrap_or("")
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
+        let host = bare_host(&uri);
         let https = uri.scheme_str() == Some("https");
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let tcp = TcpStream::connect((host.as_str(), port)).await?;
@@ -211,6 +206,15 @@ pub(crate) async fn send_unpooled(
     let response = response.map(|body| body.map_err(HttpError::from).boxed_unsync());
     let io: IoFuture = Box::new(async move { done_rx.await.unwrap_or(Ok(())) });
     Ok((response, io))
+}
+
+/// `uri`'s host without IPv6 brackets (`""` when it has none).
+pub(crate) fn bare_host(uri: &http::Uri) -> String {
+    uri.host()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string()
 }
 
 /// A connector failure as wasi:http sees it: a TLS error or a connection error.

@@ -161,12 +161,7 @@ impl WasiHttpHooks for OutboundHttp {
     ) -> Box<dyn Future<Output = SendResult> + Send> {
         let uri = request.uri().clone();
         let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
-        let host = uri
-            .host()
-            .unwrap_or("")
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
+        let host = crate::http_pool::bare_host(&uri);
         let port = uri.port_u16();
         let allowed = &self.config.allowed;
 

@@ -436,9 +436,14 @@ fn direct_mounts(
                     root.display()
                 );
             }
+            // `/data/` → `/data`, but `/` stays the root.
+            let guest = match guest.trim_end_matches('/') {
+                "" => "/".to_string(),
+                trimmed => trimmed.to_string(),
+            };
             list.push(spindle_runtime::DirectMount {
                 host: resolved,
-                guest: guest.trim_end_matches('/').to_string().replace("//", "/"),
+                guest,
             });
         }
         if !list.is_empty() {

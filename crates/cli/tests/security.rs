@@ -206,6 +206,12 @@ fn direct_mounts_show_host_changes_stay_read_only_and_inside_the_app() {
     s.stop();
     std::fs::remove_file(app.path().join("data/etc-link")).unwrap();
 
+    // A directory mounted at the guest's root.
+    let root = probe_app(app.path(), r#"[{ source = "data", destination = "/" }]"#);
+    let s = Spindle::start(&root, &["--direct-mounts"]);
+    assert_eq!(s.get("/probe/file?path=/sub/note.txt").text(), "second");
+    s.stop();
+
     // Only directories can be mounted directly, and not with exclude_files.
     std::fs::write(app.path().join("single.txt"), "x").unwrap();
     let manifest = probe_app(app.path(), r#"["single.txt"]"#);

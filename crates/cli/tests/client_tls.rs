@@ -125,28 +125,14 @@ fn mtls_server(dir: &Path, delay: Duration) -> (u16, Arc<AtomicUsize>) {
 fn fetch_app(dir: &Path, port: u16) -> std::path::PathBuf {
     let wasm = example("outbound/target/wasm32-wasip2/release/outbound_fetch.wasm");
     require_built(&wasm);
-    let manifest = dir.join("spin.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            r#"spin_manifest_version = 2
-
-[application]
-name = "client-tls"
-
-[[trigger.http]]
-route = "/fetch/..."
-component = "fetch"
-
-[component.fetch]
-source = "{}"
-allowed_outbound_hosts = ["https://localhost:{port}"]
-"#,
-            wasm.display()
-        ),
+    write_app(
+        dir,
+        "client-tls",
+        "/fetch/...",
+        "fetch",
+        &wasm,
+        &format!("allowed_outbound_hosts = [\"https://localhost:{port}\"]\n"),
     )
-    .unwrap();
-    manifest
 }
 
 fn fetch(s: &Spindle, port: u16) -> Reply {

@@ -19,34 +19,23 @@ fn wasm(name: &str) -> PathBuf {
 /// An app in `dir` whose `app` component has the dependencies table `deps` (TOML lines), and
 /// `extra` manifest text after it.
 fn deps_app(dir: &Path, deps: &str, extra: &str) -> PathBuf {
-    let manifest = dir.join("spin.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            r#"spin_manifest_version = 2
-
-[application]
-name = "deps"
-
-[variables]
-greeting = {{ default = "Hi" }}
-
-[[trigger.http]]
-route = "/..."
-component = "app"
-
-[component.app]
-source = {:?}
-environment = {{ GREETER_SUFFIX = "!" }}
+    write_app(
+        dir,
+        "deps",
+        "/...",
+        "app",
+        &wasm("deps_app"),
+        &format!(
+            r#"environment = {{ GREETER_SUFFIX = "!" }}
 variables = {{ greeting = "{{{{ greeting }}}}" }}
 [component.app.dependencies]
 {deps}
-{extra}"#,
-            wasm("deps_app")
+{extra}
+[variables]
+greeting = {{ default = "Hi" }}
+"#
         ),
     )
-    .unwrap();
-    manifest
 }
 
 fn greeting(manifest: &Path) -> String {

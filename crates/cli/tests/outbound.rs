@@ -223,27 +223,14 @@ fn invalid_allowed_outbound_hosts_entry_fails_start() {
     outbound_app();
     let dir = tempfile::tempdir().unwrap();
     let wasm = example("outbound/target/wasm32-wasip2/release/outbound_fetch.wasm");
-    let manifest = dir.path().join("spin.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            r#"spin_manifest_version = 2
-
-[application]
-name = "bad-hosts"
-
-[[trigger.http]]
-route = "/..."
-component = "fetch"
-
-[component.fetch]
-source = "{}"
-allowed_outbound_hosts = ["https://ok.example.com", "ftp://files.example.com"]
-"#,
-            wasm.display()
-        ),
-    )
-    .unwrap();
+    let manifest = write_app(
+        dir.path(),
+        "bad-hosts",
+        "/...",
+        "fetch",
+        &wasm,
+        "allowed_outbound_hosts = [\"https://ok.example.com\", \"ftp://files.example.com\"]\n",
+    );
     let port = free_port().to_string();
     let (code, _out, err) = run_spindle(
         &[
@@ -370,32 +357,22 @@ fn socket_entries_cidr_names_and_schemes() {
     let postgres = tcp_echo("127.0.0.1", 1);
     let dir = tempfile::tempdir().unwrap();
     let wasm = example("outbound/target/wasm32-wasip2/release/outbound_sockets.wasm");
-    let manifest = dir.path().join("spin.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            r#"spin_manifest_version = 2
-
-[application]
-name = "sockets"
-
-[[trigger.http]]
-route = "/sockets/..."
-component = "sockets"
-
-[component.sockets]
-source = "{}"
-allowed_outbound_hosts = [
+    let manifest = write_app(
+        dir.path(),
+        "sockets",
+        "/sockets/...",
+        "sockets",
+        &wasm,
+        &format!(
+            r#"allowed_outbound_hosts = [
     "tcp://127.0.0.0/30:{cidr_port}",
     "*://127.0.0.5/32:{cidr_port}",
     "*://localhost:{named}",
     "postgres://127.0.0.1:{postgres}",
 ]
-"#,
-            wasm.display()
+"#
         ),
-    )
-    .unwrap();
+    );
     let s = Spindle::start(&manifest, &[]);
     // In the range.
     let r = s.get(&format!(

@@ -1024,22 +1024,14 @@ fn build_profiles_switch_source_environment_and_build_command() {
     require_built(&hello);
     require_built(&probe);
     let dir = tempfile::tempdir().unwrap();
-    let manifest = dir.path().join("spin.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            r#"spin_manifest_version = 2
-
-[application]
-name = "profiles"
-
-[[trigger.http]]
-route = "/..."
-component = "app"
-
-[component.app]
-source = {hello:?}
-environment = {{ MODE = "release", KEPT = "base" }}
+    let manifest = write_app(
+        dir.path(),
+        "profiles",
+        "/...",
+        "app",
+        &hello,
+        &format!(
+            r#"environment = {{ MODE = "release", KEPT = "base" }}
 [component.app.build]
 command = "echo release > built.txt"
 
@@ -1050,8 +1042,7 @@ environment = {{ MODE = "debug" }}
 command = "echo debug > built.txt"
 "#
         ),
-    )
-    .unwrap();
+    );
 
     // The default profile: the hello component.
     let s = Spindle::start(&manifest, &[]);

@@ -346,3 +346,27 @@ pub fn serve_file(
     });
     (url, served)
 }
+
+/// Writes `dir/spin.toml`: app `name`, one HTTP trigger from `route` to component `id` with
+/// `source`, then `rest` (the component's own keys first, then any further tables). The first
+/// line of `rest` is line 12 of the file. Returns the manifest's path.
+pub fn write_app(
+    dir: &Path,
+    name: &str,
+    route: &str,
+    id: &str,
+    source: &Path,
+    rest: &str,
+) -> PathBuf {
+    let manifest = dir.join("spin.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "spin_manifest_version = 2\n\n[application]\nname = \"{name}\"\n\n\
+             [[trigger.http]]\nroute = \"{route}\"\ncomponent = \"{id}\"\n\n\
+             [component.{id}]\nsource = {source:?}\n{rest}"
+        ),
+    )
+    .unwrap();
+    manifest
+}

@@ -243,7 +243,7 @@ fn invalid_allowed_outbound_hosts_entry_fails_start() {
         dir.path(),
     );
     // A manifest error, with its file and line, before anything starts.
-    assert_ne!(code, 0, "{err}");
+    assert_eq!(code, 2, "{err}");
     assert!(
         err.contains(
             "invalid `allowed_outbound_hosts` entry `ftp://files.example.com` in \
@@ -262,7 +262,7 @@ fn invalid_allowed_outbound_hosts_entry_fails_start() {
         .replace("ftp://files.example.com", "htps://files.example.com");
     std::fs::write(&manifest, text).unwrap();
     let (code, _out, err) = run_spindle(&["up", "-f", manifest.to_str().unwrap()], dir.path());
-    assert_ne!(code, 0, "{err}");
+    assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("did you mean \"https://files.example.com\"?"),
         "{err}"

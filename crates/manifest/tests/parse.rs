@@ -765,13 +765,12 @@ fn outbound_hosts_need_a_scheme() {
         12,
         27,
     );
-    assert!(
-        e.hint
-            .as_deref()
-            .unwrap()
-            .starts_with("did you mean \"https://example.com\"?"),
-        "{:?}",
-        e.hint
+    assert_eq!(
+        e.hint.as_deref(),
+        Some(
+            "did you mean \"https://example.com\"? (or the scheme you need); learn more: \
+             https://spinframework.dev/v3/http-outbound#granting-http-permissions-to-components"
+        )
     );
 }
 

@@ -273,15 +273,16 @@ pub fn remote_reference(from: Option<&Path>) -> Option<String> {
     spindle_oci::looks_like_reference(s).then(|| s.to_string())
 }
 
-/// Downloads `source = { url, digest }` components into the cache (once, verified) and points
-/// the locked app at the cached files. Apps without URL sources are returned unchanged.
+/// Downloads `source = { url, digest }` components and registry packages (`package =
+/// "ns:name"`, for components and dependencies) into the cache (once, verified) and points the
+/// locked app at the cached files. Apps without such sources are returned unchanged.
 pub fn fetch_remote_sources(
     locked: LockedApp,
     cache_dir: Option<PathBuf>,
 ) -> anyhow::Result<LockedApp> {
     let has_url =
         |s: Option<&str>| s.is_some_and(|s| s.starts_with("http://") || s.starts_with("https://"));
-    let needed = locked.components.iter().any(|c| {
+    let has_urls = locked.components.iter().any(|c| {
         has_url(c.source.content.source.as_deref())
             || c.dependencies.values().any(|d| {
                 has_url(
@@ -290,11 +291,26 @@ pub fn fetch_remote_sources(
                 )
             })
     });
-    if !needed {
+    let has_packages = spindle_oci::has_package_sources(&locked);
+    if !has_urls && !has_packages {
         return Ok(locked);
     }
-    let cache = spindle_oci::Cache::new(cache_dir)?;
-    runtime()?.block_on(spindle_oci::fetch_url_sources(locked, &cache))
+    let rt = runtime()?;
+    let mut locked = locked;
+    if has_packages {
+        let client = spindle_oci::Client::new(spindle_oci::ClientOptions {
+            cache_dir: cache_dir.clone(),
+            progress: true,
+            ..Default::default()
+        })?;
+        let config = spindle_oci::PackageConfig::load()?;
+        locked = rt.block_on(spindle_oci::fetch_package_sources(locked, &client, &config))?;
+    }
+    if has_urls {
+        let cache = spindle_oci::Cache::new(cache_dir)?;
+        locked = rt.block_on(spindle_oci::fetch_url_sources(locked, &cache))?;
+    }
+    Ok(locked)
 }
 
 /// Pulls `reference` for `spindle up`: returns the locked app with every digest reference

@@ -152,3 +152,151 @@ fn a_dependency_that_satisfies_no_import_is_an_error_naming_the_imports() {
     assert_ne!(code, 0);
     assert!(err.contains("does not export `other:pkg/x@1.0.0`"), "{err}");
 }
+
+/// `bytes` (a component) with a custom section appended: the same code, another digest.
+fn with_custom_section(bytes: &[u8], name: &str) -> Vec<u8> {
+    let mut payload = vec![name.len() as u8];
+    payload.extend_from_slice(name.as_bytes());
+    payload.extend_from_slice(b"another build");
+    let mut out = bytes.to_vec();
+    out.push(0);
+    out.push(payload.len() as u8);
+    out.extend_from_slice(&payload);
+    out
+}
+
+#[test]
+fn dependencies_and_components_from_a_wasm_package_registry() {
+    use support::registry::Registry;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let cache_arg = ["--cache-dir", cache.to_str().unwrap()];
+    let registry = Registry::start(None);
+    let addr = registry.addr();
+    let greeter = std::fs::read(wasm("deps_greeter")).unwrap();
+    // `spindle:deps` in wasm-pkg's OCI layout: 0.1.0, 0.1.5 (another build) and 1.0.0, which
+    // is not a component at all (picking it would fail the composition).
+    registry.push_wasm_package("spindle/deps", "0.1.0", &greeter);
+    let newest = registry.push_wasm_package(
+        "spindle/deps",
+        "0.1.5",
+        &with_custom_section(&greeter, "spindle-test"),
+    );
+    registry.push_wasm_package("spindle/deps", "1.0.0", b"not wasm");
+
+    // `{ version, registry }`: the package is the key's, the highest matching version wins.
+    let manifest = deps_app(
+        dir.path(),
+        &format!("\"spindle:deps/greet@0.1.0\" = {{ version = \"0.1\", registry = \"{addr}\" }}"),
+        "",
+    );
+    let s = Spindle::start(&manifest, &cache_arg);
+    let r = s.get("/?name=spin");
+    assert!(r.text().starts_with(DENIED), "{}\n{}", r.text(), s.stderr());
+    assert!(
+        s.stderr()
+            .contains(&format!("spindle:deps@0.1.5 from {addr} ({newest})")),
+        "{}",
+        s.stderr()
+    );
+    s.stop();
+
+    // A plain version string, the registry from wasm-pkg's configuration file.
+    let config = dir.path().join("wkg.toml");
+    std::fs::write(
+        &config,
+        format!("[namespace_registries]\nspindle = \"{addr}\"\n"),
+    )
+    .unwrap();
+    let wkg = [("WKG_CONFIG_FILE", config.to_str().unwrap())];
+    let manifest = deps_app(
+        dir.path(),
+        "\"spindle:deps/greet@0.1.0\" = { version = \"0.1.0\", inherit_configuration = true }",
+        "",
+    );
+    let s = Spindle::start_with_env(&manifest, &cache_arg, &wkg);
+    assert!(s.get("/?name=spin").text().starts_with(INHERITED));
+    s.stop();
+
+    // A component source from the registry (an exact version).
+    let hello = example("hello-rust/target/wasm32-wasip2/release/hello_rust.wasm");
+    require_built(&hello);
+    registry.push_wasm_package("spindle/hello", "2.0.0", &std::fs::read(&hello).unwrap());
+    let app_dir = dir.path().join("hello");
+    std::fs::create_dir_all(&app_dir).unwrap();
+    let hello_manifest = app_dir.join("spin.toml");
+    std::fs::write(
+        &hello_manifest,
+        format!(
+            "spin_manifest_version = 2\n[application]\nname = \"pkg\"\n[[trigger.http]]\n\
+             route = \"/hello/...\"\ncomponent = \"hello\"\n[component.hello]\n\
+             source = {{ registry = \"{addr}\", package = \"spindle:hello\", version = \"2.0.0\" }}\n"
+        ),
+    )
+    .unwrap();
+    let s = Spindle::start(&hello_manifest, &cache_arg);
+    assert_eq!(s.get("/hello").status, 200, "{}", s.stderr());
+    s.stop();
+
+    // No matching version: the error names the package, the registry and what it has.
+    let bad_dir = dir.path().join("bad");
+    std::fs::create_dir_all(&bad_dir).unwrap();
+    let bad = deps_app(
+        &bad_dir,
+        &format!("\"spindle:deps/greet@0.1.0\" = {{ version = \"3\", registry = \"{addr}\" }}"),
+        "",
+    );
+    let (code, _, err) = run_spindle(
+        &[
+            "up",
+            "-f",
+            bad.to_str().unwrap(),
+            cache_arg[0],
+            cache_arg[1],
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("component `app` dependency `spindle:deps/greet@0.1.0`")
+            && err.contains(&format!("no version of {addr}/spindle/deps matches `^3`"))
+            && err.contains("0.1.0, 0.1.5, 1.0.0"),
+        "{err}"
+    );
+
+    // `spindle registry push` carries the fetched dependency as a layer: the pushed app runs
+    // from the registry.
+    let out = spindle_cmd()
+        .args(["registry", "push", "-f"])
+        .arg(&manifest)
+        .arg(format!("{addr}/me/deps:v1"))
+        .args(cache_arg)
+        .envs(wkg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pushed = registry.manifest("me/deps", "v1");
+    assert!(
+        pushed["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["digest"] == newest.as_str()),
+        "{pushed}"
+    );
+
+    // The registry gone: the exact component version and the resolved requirement start from
+    // the cache (the requirement with a warning).
+    drop(registry);
+    let s = Spindle::start(&hello_manifest, &cache_arg);
+    assert_eq!(s.get("/hello").status, 200, "{}", s.stderr());
+    s.stop();
+    let s = Spindle::start_with_env(&manifest, &cache_arg, &wkg);
+    assert!(s.get("/?name=spin").text().starts_with(INHERITED));
+    assert!(s.stderr().contains("as last resolved"), "{}", s.stderr());
+    s.stop();
+}

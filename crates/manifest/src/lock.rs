@@ -9,8 +9,8 @@ use serde_json::{json, Map, Value};
 use crate::diag::{Diagnostic, Sink};
 use crate::locked::{
     ContentPath, ContentRef, LockedApp, LockedComponent, LockedComponentSource, LockedTrigger,
-    LockedVariable, MUST_UNDERSTAND_COMPONENT_HOST_REQUIREMENTS, SERVICE_CHAINING_KEY,
-    SPIN_LOCK_VERSION, WASM_CONTENT_TYPE,
+    LockedVariable, PackageSource, MUST_UNDERSTAND_COMPONENT_HOST_REQUIREMENTS,
+    SERVICE_CHAINING_KEY, SPIN_LOCK_VERSION, WASM_CONTENT_TYPE,
 };
 use crate::schema::{
     AppManifest, Component, ComponentDependency, ComponentSource, ComponentSpec, Dependency,
@@ -269,19 +269,48 @@ impl Locker<'_> {
                 ..Default::default()
             },
             ComponentSource::Registry {
-                package, version, ..
+                registry,
+                package,
+                version,
             } => {
-                self.sink.error_hint(
-                    span,
-                    format!("registry package sources are not supported yet (component `{id}` uses `{package}@{version}`)"),
-                    "use a local file (`source = \"app.wasm\"`) or a URL (`source = { url = \"https://...\", digest = \"sha256:...\" }`)",
-                );
-                return None;
+                // A component source names an exact version (Spin parses it as a version, not
+                // a requirement).
+                let source = PackageSource {
+                    registry: registry.clone(),
+                    package: package.clone(),
+                    version: format!("={}", version.trim_start_matches('=')),
+                };
+                self.package_ref(source, span, &format!("component `{id}`"))?
             }
         };
         Some(LockedComponentSource {
             content_type: WASM_CONTENT_TYPE.into(),
             content,
+        })
+    }
+
+    /// The locked reference to a registry package (fetched later, see [`PackageSource`]);
+    /// `None` after reporting a package name that is not `namespace:name`.
+    fn package_ref(
+        &mut self,
+        source: PackageSource,
+        span: &Span,
+        what: &str,
+    ) -> Option<ContentRef> {
+        if source.namespace_and_name().is_none() {
+            self.sink.error_hint(
+                span,
+                format!(
+                    "`{}` (the registry package of {what}) is not a package name",
+                    source.package
+                ),
+                "a package name is `namespace:name` in lower-case kebab-case, e.g. `example:greeter`",
+            );
+            return None;
+        }
+        Some(ContentRef {
+            source: Some(source.to_uri()),
+            ..Default::default()
         })
     }
 
@@ -538,6 +567,7 @@ impl Locker<'_> {
     /// Locks one dependency into Spin's `LockedComponentDependency` JSON shape.
     fn dependency(
         &mut self,
+        name: &str,
         dep: &Dependency,
         inherit_all_default: bool,
         span: &Span,
@@ -565,11 +595,37 @@ impl Locker<'_> {
             }
         } else if let Some(target) = &dep.component {
             self.source_of_component_ref(target, span, ctx)?
+        } else if let Some(version) = &dep.version {
+            let package = match &dep.package {
+                Some(p) => p.clone(),
+                // `"ns:name/iface@1.0.0" = "1.0.0"`: the package is the key's.
+                None if name.contains(':') => {
+                    let pkg = name.split(['/', '@']).next().unwrap_or(name);
+                    pkg.to_string()
+                }
+                None => {
+                    self.sink.error_hint(
+                        span,
+                        format!("{ctx} gives a registry version but no package"),
+                        format!(
+                            "add `package = \"namespace:name\"`: the key `{name}` is not a \
+                             package name"
+                        ),
+                    );
+                    return None;
+                }
+            };
+            let source = PackageSource {
+                registry: dep.registry.clone(),
+                package,
+                version: version.clone(),
+            };
+            self.package_ref(source, span, ctx)?
         } else {
             self.sink.error_hint(
                 span,
-                format!("registry dependencies are not supported yet ({ctx})"),
-                "use `{ path = \"dep.wasm\" }`, `{ url = \"...\", digest = \"sha256:...\" }` or `{ component = \"<id>\" }`",
+                format!("{ctx} names no source"),
+                "use `\"1.0.0\"` (a registry package), `{ path = \"dep.wasm\" }`, `{ url = \"...\", digest = \"sha256:...\" }` or `{ component = \"<id>\" }`",
             );
             return None;
         };
@@ -649,7 +705,7 @@ impl Locker<'_> {
                 },
                 ComponentDependency::Table(t) => (**t).clone(),
             };
-            if let Some(v) = self.dependency(&table, inherit_default, &span, &dctx) {
+            if let Some(v) = self.dependency(name, &table, inherit_default, &span, &dctx) {
                 dependencies.insert(name.clone(), v);
             }
         }
@@ -789,7 +845,7 @@ pub(crate) fn lock(
             let ctx = format!("`dependencies.{key}` of trigger `{}`", t.id);
             let locked: Vec<Value> = deps
                 .iter()
-                .filter_map(|d| locker.dependency(d, false, &span, &ctx))
+                .filter_map(|d| locker.dependency(key, d, false, &span, &ctx))
                 .collect();
             trigger_dependencies.insert(key.clone(), Value::Array(locked));
         }

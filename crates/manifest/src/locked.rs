@@ -182,6 +182,68 @@ impl ContentRef {
     }
 }
 
+/// A component or dependency that comes from a Wasm package registry, as locked before it is
+/// fetched: `source = "wasm-pkg:package=ns%3Aname&version=%5E1.0.0&registry=host"`. The
+/// registry fetch (spindle-oci) replaces it with the cached file and its digest before the app
+/// runs or is pushed, so this form never leaves the machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackageSource {
+    /// Registry host; `None` means the configured default for the package's namespace.
+    pub registry: Option<String>,
+    /// `namespace:name`.
+    pub package: String,
+    /// A semver requirement (`1.0.0` means `^1.0.0`, as Cargo reads it; `=1.0.0` is exact).
+    pub version: String,
+}
+
+impl PackageSource {
+    const SCHEME: &'static str = "wasm-pkg:";
+
+    /// The `source` URI this package is locked as.
+    pub fn to_uri(&self) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("package", &self.package);
+        q.append_pair("version", &self.version);
+        if let Some(r) = &self.registry {
+            q.append_pair("registry", r);
+        }
+        format!("{}{}", Self::SCHEME, q.finish())
+    }
+
+    /// The package a locked `source` names, if it is a `wasm-pkg:` URI.
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        let query = uri.strip_prefix(Self::SCHEME)?;
+        let (mut package, mut version, mut registry) = (None, None, None);
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            match &*k {
+                "package" => package = Some(v.into_owned()),
+                "version" => version = Some(v.into_owned()),
+                "registry" => registry = Some(v.into_owned()),
+                _ => {}
+            }
+        }
+        Some(Self {
+            registry,
+            package: package?,
+            version: version?,
+        })
+    }
+
+    /// The package's namespace and name, if `package` is spelled `namespace:name`.
+    pub fn namespace_and_name(&self) -> Option<(&str, &str)> {
+        let (ns, name) = self.package.split_once(':')?;
+        let ok = |s: &str| {
+            !s.is_empty()
+                && s.split('-').all(|w| {
+                    !w.is_empty()
+                        && w.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                })
+        };
+        (ok(ns) && ok(name)).then_some((ns, name))
+    }
+}
+
 /// Spin (spin-serde) writes inline content as standard base64 without padding, and reads it
 /// strictly that way: write exactly that, so Spin and SpinKube load what Spindle pushes.
 const INLINE_BASE64_WRITE: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(

@@ -344,11 +344,11 @@ fn missing_source_file_points_at_source_line_and_suggests_build() {
 }
 
 #[test]
-fn missing_files_and_registry_sources_are_errors_with_lines() {
+fn missing_files_and_bad_registry_packages_are_errors_with_lines() {
     let f = Fixture::new(&[
         (
             "spin.toml",
-            "spin_manifest_version = 2\n[application]\nname = \"a\"\n[[trigger.http]]\nroute = \"/\"\ncomponent = \"a\"\n[[trigger.http]]\nroute = \"/r\"\ncomponent = \"r\"\n[component.a]\nsource = \"a.wasm\"\nfiles = [\"missing.txt\", { source = \"nodir\", destination = \"/\" }]\n[component.r]\nsource = { package = \"ns:pkg\", version = \"1.0.0\" }\n",
+            "spin_manifest_version = 2\n[application]\nname = \"a\"\n[[trigger.http]]\nroute = \"/\"\ncomponent = \"a\"\n[[trigger.http]]\nroute = \"/r\"\ncomponent = \"r\"\n[component.a]\nsource = \"a.wasm\"\nfiles = [\"missing.txt\", { source = \"nodir\", destination = \"/\" }]\n[component.r]\nsource = { package = \"Ns/Pkg\", version = \"1.0.0\" }\n",
         ),
         ("a.wasm", ""),
     ]);
@@ -360,16 +360,28 @@ fn missing_files_and_registry_sources_are_errors_with_lines() {
     assert_eq!(
         got,
         vec![
-            ("`files` entry `missing.txt` in [component.a] does not exist", 12, 10),
-            ("files source `nodir` in [component.a] does not exist", 12, 36),
-            ("registry package sources are not supported yet (component `r` uses `ns:pkg@1.0.0`)", 14, 10),
+            (
+                "`files` entry `missing.txt` in [component.a] does not exist",
+                12,
+                10
+            ),
+            (
+                "files source `nodir` in [component.a] does not exist",
+                12,
+                36
+            ),
+            (
+                "`Ns/Pkg` (the registry package of component `r`) is not a package name",
+                14,
+                10
+            ),
         ]
     );
     assert!(errs[2]
         .hint
         .as_deref()
         .unwrap()
-        .contains("source = { url ="));
+        .contains("`namespace:name` in lower-case kebab-case"));
 }
 
 #[test]

@@ -46,8 +46,8 @@ pub struct ClientOptions {
 
 /// Pushes and pulls Spin apps.
 pub struct Client {
-    cache: Cache,
-    options: ClientOptions,
+    pub(crate) cache: Cache,
+    pub(crate) options: ClientOptions,
 }
 
 /// The result of a push.
@@ -128,7 +128,7 @@ impl Client {
         &self.cache
     }
 
-    fn oci(&self, registry: &str) -> oci_client::Client {
+    pub(crate) fn oci(&self, registry: &str) -> oci_client::Client {
         let protocol = if self.options.insecure {
             ClientProtocol::Http
         } else if is_loopback(registry) {
@@ -146,14 +146,14 @@ impl Client {
         })
     }
 
-    fn auth(&self, registry: &str) -> anyhow::Result<RegistryAuth> {
+    pub(crate) fn auth(&self, registry: &str) -> anyhow::Result<RegistryAuth> {
         match &self.options.docker_config {
             Some(path) => crate::auth::credentials_from(path, registry),
             None => crate::auth::credentials(registry),
         }
     }
 
-    fn progress(&self) -> MultiProgress {
+    pub(crate) fn progress(&self) -> MultiProgress {
         if self.options.progress {
             MultiProgress::new()
         } else {
@@ -410,7 +410,7 @@ impl Client {
         }))
     }
 
-    async fn download(
+    pub(crate) async fn download(
         &self,
         oci: &oci_client::Client,
         image: &Reference,
@@ -448,7 +448,7 @@ impl Client {
     }
 }
 
-enum DownloadError {
+pub(crate) enum DownloadError {
     Registry(oci_client::errors::OciDistributionError),
     Other(anyhow::Error),
 }

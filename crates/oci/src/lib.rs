@@ -18,6 +18,8 @@
 //!   paths of cached blobs, which is the form the Spindle runtime loads.
 //! * [`fetch_url_sources`] downloads `source = { url, digest }` components into the same
 //!   cache (verified, once) and points the locked app at them.
+//! * [`fetch_package_sources`] does the same for components and dependencies from Wasm package
+//!   registries (`package = "ns:name"`, wasm-pkg's OCI layout).
 //!
 //! This crate does not depend on the runtime (no wasmtime): it only moves bytes.
 
@@ -28,6 +30,7 @@ pub mod auth;
 mod cache;
 mod client;
 mod errors;
+mod packages;
 mod remote;
 
 pub use assemble::{assemble, Artifact, AssembleOptions, Layer};
@@ -36,6 +39,7 @@ pub use client::{resolve_to_cache, Client, ClientOptions, Pulled, Pushed};
 pub use errors::Unreachable;
 pub use oci_client::manifest::OciImageManifest;
 pub use oci_client::Reference;
+pub use packages::{fetch_package_sources, has_package_sources, PackageConfig};
 pub use remote::fetch_url_sources;
 
 /// Media type of the layer holding the locked app JSON (Spin 2+; Spin 1 put it in the config).

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::io::Read as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -837,7 +837,7 @@ def main() -> None:
 
     if a.render:
         data = json.loads(Path(a.render).read_text())
-        Path(a.output).write_text(render(data))
+        write_report(Path(a.output), render(data))
         log(f"wrote {a.output}")
         return
 
@@ -885,8 +885,18 @@ def main() -> None:
         data = {"meta": meta, "config": config, "records": bench.records}
         results_file.write_text(json.dumps(data, indent=1))
         log(f"wrote {results_file} ({len(bench.records)} records, {meta['duration_s']:.0f}s)")
-    Path(a.output).write_text(render(data))
+    write_report(Path(a.output), render(data))
     log(f"wrote {a.output}")
+
+
+def write_report(path: Path, text: str) -> None:
+    """Writes the report, keeping the section bench/containerd.py maintains in it."""
+    begin, end = "<!-- containerd-bench:begin -->", "<!-- containerd-bench:end -->"
+    old = path.read_text() if path.exists() else ""
+    if begin in old and end in old:
+        section = begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 mod build;
 mod cache_config;
 mod registry;
+mod shim;
 mod up;
 
 use std::process::ExitCode;
@@ -24,12 +25,21 @@ enum Cli {
     /// Push, pull and log in to OCI registries (like `spin registry`).
     #[command(alias = "oci", subcommand)]
     Registry(registry::RegistryCommand),
+    /// Set up a Kubernetes or containerd node to run Spin apps.
+    #[command(subcommand)]
+    Node(shim::install::NodeCommand),
 }
 
 /// Exit code for a bad manifest or bad arguments, as clap uses for usage errors.
 pub const EXIT_BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
+    // containerd starts the shim under its own name; runwasi forks container processes from
+    // this process, so nothing (no thread) may start before it takes over.
+    if shim::invoked_as_shim() {
+        shim::main();
+        return ExitCode::SUCCESS;
+    }
     // Library errors (a guest trap, an instance dropped mid-request) are reported as one-line
     // messages, so capturing a stack backtrace for each of them is wasted work: with
     // RUST_BACKTRACE=1 in the environment it cost ~12 % of throughput. Panics still get
@@ -44,21 +54,26 @@ fn main() -> ExitCode {
         Cli::Up(args) => up::run(args),
         Cli::Build(args) => build::run(args),
         Cli::Registry(command) => registry::run(command),
+        Cli::Node(command) => shim::install::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            if let Some(manifest_error) = e.downcast_ref::<spindle_manifest::ManifestError>() {
-                eprintln!("{manifest_error}");
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
-            eprintln!("Error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => ExitCode::from(report_error(&e)),
     }
 }
 
-fn init_tracing() {
+/// Prints `e` for the user (a manifest error as it is, with its locations) and returns the
+/// exit code: [`EXIT_BAD_INPUT`] for a manifest error, 1 otherwise.
+pub(crate) fn report_error(e: &anyhow::Error) -> u8 {
+    if let Some(manifest_error) = e.downcast_ref::<spindle_manifest::ManifestError>() {
+        eprintln!("{manifest_error}");
+        return EXIT_BAD_INPUT;
+    }
+    eprintln!("Error: {e:#}");
+    1
+}
+
+pub(crate) fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("SPINDLE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
@@ -74,5 +89,6 @@ fn init_tracing() {
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
-        .init();
+        .try_init()
+        .ok();
 }

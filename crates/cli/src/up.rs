@@ -287,9 +287,16 @@ fn parse_variable(arg: &str) -> anyhow::Result<Vec<(String, String)>> {
 }
 
 /// Runs `spindle up`.
-pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
-    // The runtime config (with the directory its relative paths start from) is read first: it
-    // can set the engine's memory limit.
+/// The runtime config (with the directory its relative paths start from), and the engine,
+/// built on a thread of its own (pooling allocator reservations, ~3 ms) while the caller reads
+/// the app. The runtime config comes first: it can set the engine's memory limit.
+#[allow(clippy::type_complexity)]
+fn prepare(
+    args: &UpArgs,
+) -> anyhow::Result<(
+    Option<(RuntimeConfig, PathBuf)>,
+    std::thread::JoinHandle<anyhow::Result<SpindleEngine>>,
+)> {
     let runtime_config = match &args.runtime_config_file {
         Some(path) => Some((
             RuntimeConfig::load(path)?,
@@ -297,7 +304,6 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
         )),
         None => None,
     };
-    // The engine (pooling allocator reservations, ~3 ms) is made while the manifest is read.
     let mut engine_options = EngineOptions {
         pooling: !args.disable_pooling,
         ..EngineOptions::default()
@@ -317,6 +323,29 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
         .name("spindle-engine".into())
         .spawn(move || SpindleEngine::new(engine_options))
         .context("starting the engine thread")?;
+    Ok((runtime_config, engine))
+}
+
+/// Serves an app that is already locked (the containerd shim builds it from the image's
+/// layers), with `args` as `spindle up` would; `app_dir` is where `.spin/` goes by default.
+pub fn run_app(
+    args: UpArgs,
+    locked: spindle_manifest::locked::LockedApp,
+    app_dir: PathBuf,
+) -> anyhow::Result<()> {
+    let (runtime_config, engine) = prepare(&args)?;
+    run_locked(
+        args,
+        locked,
+        app_dir,
+        engine,
+        runtime_config,
+        Default::default(),
+    )
+}
+
+pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
+    let (runtime_config, engine) = prepare(&args)?;
     let reference = match (&args.from_registry, &args.from_file) {
         (Some(reference), _) => Some(reference.clone()),
         (None, Some(path)) => {

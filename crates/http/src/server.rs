@@ -393,11 +393,13 @@ pub async fn serve(
     } else {
         "http"
     };
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (stream, client) = tokio::select! {
             accepted = listener.accept() => accepted.context("accepting a connection")?,
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => break,
         };
+        let watcher = graceful.watcher();
         let _ = stream.set_nodelay(true);
         let trigger = trigger.clone();
         let builder = builder.clone();
@@ -409,16 +411,16 @@ pub async fn serve(
             });
             let served = match tls {
                 None => {
-                    builder
-                        .serve_connection(TokioIo::new(stream), service)
+                    watcher
+                        .watch(builder.serve_connection(TokioIo::new(stream), service))
                         .await
                 }
                 Some(acceptor) => {
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
                     {
                         Ok(Ok(stream)) => {
-                            builder
-                                .serve_connection(TokioIo::new(stream), service)
+                            watcher
+                                .watch(builder.serve_connection(TokioIo::new(stream), service))
                                 .await
                         }
                         Ok(Err(e)) => {
@@ -440,7 +442,25 @@ pub async fn serve(
             }
         });
     }
+    // Stop accepting; let the requests in flight finish (idle connections close at once).
+    let in_flight = graceful.count();
+    if in_flight > 0 {
+        tracing::info!("waiting for {in_flight} open connection(s) to finish");
+    }
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "requests still running after {DRAIN_TIMEOUT:?} of shutdown; they are cut off"
+        );
+    }
+    Ok(())
 }
+
+/// How long a shutdown (SIGTERM, Ctrl-C) waits for requests in flight: Kubernetes' default
+/// termination grace period, after which the kubelet kills the container anyway.
+pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {

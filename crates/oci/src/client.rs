@@ -497,7 +497,7 @@ fn content_refs(locked: &LockedApp) -> Vec<(String, String)> {
     out
 }
 
-fn missing_content(locked: &LockedApp, cache: &Cache) -> Vec<(String, String)> {
+pub(crate) fn missing_content(locked: &LockedApp, cache: &Cache) -> Vec<(String, String)> {
     content_refs(locked)
         .into_iter()
         .filter(|(_, d)| !cache.has_blob(d))
@@ -507,7 +507,18 @@ fn missing_content(locked: &LockedApp, cache: &Cache) -> Vec<(String, String)> {
 /// Rewrites a pulled locked app (content by digest) into the form the runtime loads: every
 /// digest reference becomes a `file://` URL of the cached blob (inline content stays inline),
 /// and file paths become absolute guest paths. Fails if a blob is not in the cache.
-pub fn resolve_to_cache(mut locked: LockedApp, cache: &Cache) -> anyhow::Result<LockedApp> {
+pub fn resolve_to_cache(locked: LockedApp, cache: &Cache) -> anyhow::Result<LockedApp> {
+    resolve_to_cache_except(locked, cache, &Default::default())
+}
+
+/// [`resolve_to_cache`], except that components whose digest is in `elsewhere` keep their
+/// digest-only reference: their code comes from somewhere else (the shim's precompiled layers,
+/// which the runtime finds by digest in its compile cache).
+pub fn resolve_to_cache_except(
+    mut locked: LockedApp,
+    cache: &Cache,
+    elsewhere: &std::collections::HashSet<String>,
+) -> anyhow::Result<LockedApp> {
     let file_ref = |digest: &str, what: &dyn Fn() -> String| -> anyhow::Result<ContentRef> {
         let path = cache.blob_path(digest)?;
         if !path.is_file() {
@@ -532,7 +543,9 @@ pub fn resolve_to_cache(mut locked: LockedApp, cache: &Cache) -> anyhow::Result<
                 .digest
                 .clone()
                 .with_context(|| format!("component `{id}` has no source, inline or digest"))?;
-            c.source.content = file_ref(&digest, &|| format!("component `{id}`"))?;
+            if !elsewhere.contains(&digest) {
+                c.source.content = file_ref(&digest, &|| format!("component `{id}`"))?;
+            }
         }
         for (name, dep) in c.dependencies.iter_mut() {
             let Some(source) = dep.get_mut("source").and_then(Value::as_object_mut) else {

@@ -18,6 +18,8 @@
 //!   paths of cached blobs, which is the form the Spindle runtime loads.
 //! * [`fetch_url_sources`] downloads `source = { url, digest }` components into the same
 //!   cache (verified, once) and points the locked app at them.
+//! * [`import_layers`] takes an artifact's layers from someone else (containerd, for the shim)
+//!   with the same checks as a pull.
 //! * [`fetch_package_sources`] does the same for components and dependencies from Wasm package
 //!   registries (`package = "ns:name"`, wasm-pkg's OCI layout).
 //!
@@ -30,13 +32,17 @@ pub mod auth;
 mod cache;
 mod client;
 mod errors;
+mod layers;
 mod packages;
 mod remote;
 
 pub use assemble::{assemble, Artifact, AssembleOptions, Layer};
 pub use cache::{BlobWriter, Cache, VerifiedBlob};
-pub use client::{resolve_to_cache, Client, ClientOptions, Pulled, Pushed};
+pub use client::{
+    resolve_to_cache, resolve_to_cache_except, Client, ClientOptions, Pulled, Pushed,
+};
 pub use errors::Unreachable;
+pub use layers::{composed_digests, import_layers, LayerBlob};
 pub use oci_client::manifest::OciImageManifest;
 pub use oci_client::Reference;
 pub use packages::{fetch_package_sources, has_package_sources, PackageConfig};

@@ -208,6 +208,26 @@ fn load_component(
         Some(path) if component.source.content.inline.is_none() => {
             options.cache.load_file(&engine.engine, &path, read)
         }
+        // Named by digest only, with no bytes: code precompiled by the containerd shim.
+        _ if is_digest_only(&component.source.content) => {
+            let digest = component
+                .source
+                .content
+                .digest
+                .as_deref()
+                .unwrap_or_default();
+            options
+                .cache
+                .load_digest(&engine.engine, digest)
+                .with_context(|| {
+                    format!(
+                        "component `{}`: no code for {digest}: the component's layer is \
+                         missing and no compiled code for it is cached (help: pull the image \
+                         again)",
+                        component.id
+                    )
+                })
+        }
         _ => options.cache.load(&engine.engine, &read()?),
     }?;
 
@@ -326,6 +346,10 @@ fn component_sandbox(
         sandbox.set_direct_mounts(mounts.clone());
     }
     Ok(sandbox)
+}
+
+fn is_digest_only(content: &ContentRef) -> bool {
+    content.source.is_none() && content.inline.is_none() && content.digest.is_some()
 }
 
 /// Reads content named by a locked-app reference: a `file://` URL or inline bytes.

@@ -125,6 +125,49 @@ impl CompileCache {
         self.load_with_index(engine, &read()?, index)
     }
 
+    /// Compiles `wasm` (a component binary) the way [`CompileCache::load`] does and returns the
+    /// serialized code, for a cache elsewhere (the containerd shim keeps it in containerd's
+    /// content store and hands it back with [`CompileCache::insert_precompiled`]).
+    pub fn precompile(engine: &Engine, wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
+        compile(engine, wasm)?
+            .serialize()
+            .map_err(|e| anyhow::anyhow!("{e:#}").context("serializing the compiled component"))
+    }
+
+    /// A key that changes whenever code compiled by `engine` could not be loaded by another.
+    pub fn engine_fingerprint(engine: &Engine) -> u64 {
+        Self::engine_key(engine)
+    }
+
+    /// Makes `compiled` (from [`CompileCache::precompile`]) the cached code of the component
+    /// whose bytes have `digest` (`sha256:<hex>`). The caller vouches for it: it is native code,
+    /// loaded as it is (wasmtime still refuses code built by an incompatible engine).
+    pub fn insert_precompiled(&self, digest: &str, compiled: &[u8]) -> anyhow::Result<()> {
+        let path = self.digest_entry_path(digest).with_context(|| {
+            format!("`{digest}` is not a sha256 digest, or the cache is disabled")
+        })?;
+        write_atomic(&path, compiled)
+    }
+
+    /// The cached code of the component whose bytes have `digest`, if the cache holds it (and
+    /// it was built by an engine compatible with `engine`).
+    pub fn load_digest(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        deserialize(engine, &self.digest_entry_path(digest)?)
+    }
+
+    fn digest_entry_path(&self, digest: &str) -> Option<PathBuf> {
+        let hex = digest.strip_prefix("sha256:")?;
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        Some(
+            self.dir
+                .as_ref()?
+                .join("precompiled")
+                .join(format!("{hex}.cwasm")),
+        )
+    }
+
     fn engine_key(engine: &Engine) -> u64 {
         let mut engine_hasher = std::collections::hash_map::DefaultHasher::new();
         engine
@@ -230,4 +273,53 @@ fn store(path: &Path, component: &Component) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let bytes = component.serialize().map_err(anyhow::Error::from)?;
     write_atomic(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{EngineOptions, SpindleEngine};
+
+    const HELLO: &str =
+        r#"(component (core module (func (export "f"))) (core instance (instantiate 0)))"#;
+
+    /// The containerd shim precompiles with an on-demand engine and default limits; the app
+    /// may run with the pooling allocator and another memory limit: the code must fit both.
+    #[test]
+    fn precompiled_code_fits_the_run_engine() {
+        let compile = SpindleEngine::new(EngineOptions {
+            pooling: false,
+            ..EngineOptions::default()
+        })
+        .unwrap();
+        let wasm = wat::parse_str(HELLO).unwrap();
+        let code = CompileCache::precompile(&compile.engine, &wasm).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::at(dir.path());
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&wasm)));
+        cache.insert_precompiled(&digest, &code).unwrap();
+        for options in [
+            EngineOptions::default(),
+            EngineOptions {
+                max_instance_memory: 32 << 20,
+                max_instances: 10,
+                keep_resident: 1 << 20,
+                ..EngineOptions::default()
+            },
+        ] {
+            let run = SpindleEngine::new(options).unwrap();
+            assert_eq!(
+                CompileCache::engine_fingerprint(&run.engine),
+                CompileCache::engine_fingerprint(&compile.engine)
+            );
+            assert!(cache.load_digest(&run.engine, &digest).is_some());
+        }
+        // Not a digest, or not cached: nothing.
+        assert!(cache
+            .load_digest(&compile.engine, "sha256:nothex")
+            .is_none());
+        let other = format!("sha256:{}", "0".repeat(64));
+        assert!(cache.load_digest(&compile.engine, &other).is_none());
+        assert!(cache.insert_precompiled("md5:abc", &code).is_err());
+    }
 }

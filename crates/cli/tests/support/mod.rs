@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod containerd;
 pub mod registry;
 
 use std::io::Read as _;

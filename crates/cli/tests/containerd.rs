@@ -120,16 +120,22 @@ fn slow_upstream(delay: Duration) -> (u16, std::thread::JoinHandle<()>) {
     (port, handle)
 }
 
-#[test]
-fn a_pushed_app_runs_on_containerd_with_files_variables_and_state_per_container() {
+/// [`test_app`] pushed to a fresh registry and pulled into a fresh containerd: (its directory,
+/// the registry, the image reference, containerd).
+fn pushed_test_app() -> (tempfile::TempDir, Registry, String, Containerd) {
     let dir = tempfile::tempdir().unwrap();
     let manifest = test_app(dir.path());
     let registry = Registry::start(None);
     let image = format!("{}/me/shim-test:v1", registry.addr());
     push(&manifest, &image);
-
     let c = Containerd::start();
     c.pull(&image);
+    (dir, registry, image, c)
+}
+
+#[test]
+fn a_pushed_app_runs_on_containerd_with_files_variables_and_state_per_container() {
+    let (_dir, _registry, image, c) = pushed_test_app();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut task = c.run(
@@ -233,13 +239,7 @@ const SHIM_NAME: &str = "containerd-shim-spindle-v2";
 
 #[test]
 fn a_start_up_error_is_in_the_task_output_and_exits_non_zero() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = test_app(dir.path());
-    let registry = Registry::start(None);
-    let image = format!("{}/me/shim-test:v1", registry.addr());
-    push(&manifest, &image);
-    let c = Containerd::start();
-    c.pull(&image);
+    let (_dir, _registry, image, c) = pushed_test_app();
     // No SPIN_VARIABLE_API_TOKEN: the required variable is missing.
     let port = free_port();
     let mut task = c.run(
@@ -372,4 +372,107 @@ fn node_install_adds_the_runtime_keeps_the_file_and_uninstall_restores_it_byte_f
         "{err}"
     );
     assert_eq!(std::fs::read_to_string(&config).unwrap(), "version = = 2\n");
+}
+
+/// An OCI image (a plain container image: one tar layer, `amd64` config) whose root filesystem
+/// holds `/spin.toml` and the hello component, imported into `c` as `name`.
+fn rootfs_image(c: &Containerd, dir: &Path, name: &str) {
+    use sha2::Digest as _;
+    let rootfs = dir.join("rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    std::fs::copy(
+        built("hello-rust/target/wasm32-wasip2/release/hello_rust.wasm"),
+        rootfs.join("hello.wasm"),
+    )
+    .unwrap();
+    std::fs::write(
+        rootfs.join("spin.toml"),
+        "spin_manifest_version = 2\n[application]\nname = \"in-rootfs\"\n[[trigger.http]]\n\
+         route = \"/hello/...\"\ncomponent = \"hello\"\n[component.hello]\nsource = \"hello.wasm\"\n",
+    )
+    .unwrap();
+    let layout = dir.join("layout");
+    let blobs = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let layer = dir.join("layer.tar");
+    let status = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&layer)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let put = |bytes: &[u8]| -> (String, usize) {
+        let hex = hex::encode(sha2::Sha256::digest(bytes));
+        std::fs::write(blobs.join(&hex), bytes).unwrap();
+        (format!("sha256:{hex}"), bytes.len())
+    };
+    let (ld, ls) = put(&std::fs::read(&layer).unwrap());
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": { "type": "layers", "diff_ids": [ld] }
+    })
+    .to_string();
+    let (cd, cs) = put(config.as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs },
+        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": ls }]
+    })
+    .to_string();
+    let (md, ms) = put(manifest.as_bytes());
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": md, "size": ms,
+                "annotations": { "io.containerd.image.name": name }
+            }]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        "{\"imageLayoutVersion\":\"1.0.0\"}",
+    )
+    .unwrap();
+    let tarball = dir.join("image.tar");
+    let status = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&layout)
+        .arg("-cf")
+        .arg(&tarball)
+        .args(["oci-layout", "index.json", "blobs"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    c.ctr_ok(&["image", "import", tarball.to_str().unwrap()]);
+}
+
+#[test]
+fn an_image_without_wasm_layers_runs_the_spin_toml_in_its_root_filesystem() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Containerd::start();
+    let name = "docker.io/library/spin-in-rootfs:v1";
+    rootfs_image(&c, dir.path(), name);
+    let port = free_port();
+    let task = c.run(
+        name,
+        "in-rootfs",
+        &[("SPIN_HTTP_LISTEN_ADDR", &format!("127.0.0.1:{port}"))],
+    );
+    wait_serving(&c, port, &task);
+    let r = get(port, "/hello").unwrap();
+    assert_eq!(r.status, 200, "{}", task.output());
+    assert!(
+        task.output().contains("running /spin.toml"),
+        "{}",
+        task.output()
+    );
 }

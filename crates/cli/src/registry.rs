@@ -280,16 +280,8 @@ pub fn fetch_remote_sources(
     locked: LockedApp,
     cache_dir: Option<PathBuf>,
 ) -> anyhow::Result<LockedApp> {
-    let has_url =
-        |s: Option<&str>| s.is_some_and(|s| s.starts_with("http://") || s.starts_with("https://"));
-    let has_urls = locked.components.iter().any(|c| {
-        has_url(c.source.content.source.as_deref())
-            || c.dependencies.values().any(|d| {
-                has_url(
-                    d.pointer("/source/source")
-                        .and_then(serde_json::Value::as_str),
-                )
-            })
+    let has_urls = spindle_oci::any_source(&locked, |s| {
+        s.starts_with("http://") || s.starts_with("https://")
     });
     let has_packages = spindle_oci::has_package_sources(&locked);
     if !has_urls && !has_packages {

@@ -1,5 +1,6 @@
 //! Pushing and pulling Spin artifacts.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -335,24 +336,18 @@ impl Client {
         let locked = LockedApp::from_json(&locked_bytes)
             .with_context(|| format!("the locked app in {whole} is invalid"))?;
 
-        // Archive layers: unpack their files into the cache by digest when any is missing.
-        if !missing_content(&locked, &self.cache).is_empty() {
-            for layer in manifest
-                .layers
-                .iter()
-                .filter(|l| l.media_type == ARCHIVE_MEDIA_TYPE)
-            {
-                let data = self.cache.read_blob(&layer.digest)?;
-                untar_gz(&data, &mut |bytes| self.cache.put_blob(&bytes).map(|_| ()))
-                    .with_context(|| format!("unpacking archive layer {}", layer.digest))?;
-            }
-        }
-        if let Some((what, digest)) = missing_content(&locked, &self.cache).into_iter().next() {
-            bail!(
-                "{whole} is incomplete: {what} refers to content {digest}, which is not among \
-                 the artifact's layers"
-            );
-        }
+        let archives = manifest
+            .layers
+            .iter()
+            .filter(|l| l.media_type == ARCHIVE_MEDIA_TYPE)
+            .map(|l| {
+                (
+                    l.digest.as_str(),
+                    self.cache.read_blob(&l.digest).map(Cow::Owned),
+                )
+            });
+        complete_from_archives(&locked, &self.cache, archives, &Default::default())
+            .with_context(|| format!("{whole} is incomplete"))?;
 
         let dir = self.cache.manifest_dir(&image);
         self.cache
@@ -497,7 +492,36 @@ fn content_refs(locked: &LockedApp) -> Vec<(String, String)> {
     out
 }
 
-pub(crate) fn missing_content(locked: &LockedApp, cache: &Cache) -> Vec<(String, String)> {
+/// Makes sure `cache` holds every content `locked` names (except digests in `elsewhere`):
+/// when something is missing, the files of the `archives` (tar+gzip archive layers, as
+/// (digest, bytes), read only then) are unpacked into it by digest; what is still missing after
+/// that is the error.
+pub(crate) fn complete_from_archives<'a>(
+    locked: &LockedApp,
+    cache: &Cache,
+    archives: impl IntoIterator<Item = (&'a str, anyhow::Result<Cow<'a, [u8]>>)>,
+    elsewhere: &std::collections::HashSet<String>,
+) -> anyhow::Result<()> {
+    let missing = || -> Vec<(String, String)> {
+        missing_content(locked, cache)
+            .into_iter()
+            .filter(|(_, d)| !elsewhere.contains(d))
+            .collect()
+    };
+    if missing().is_empty() {
+        return Ok(());
+    }
+    for (digest, data) in archives {
+        untar_gz(&data?, &mut |bytes| cache.put_blob(&bytes).map(|_| ()))
+            .with_context(|| format!("unpacking archive layer {digest}"))?;
+    }
+    if let Some((what, digest)) = missing().into_iter().next() {
+        bail!("{what} refers to content {digest}, which is not among the artifact's layers");
+    }
+    Ok(())
+}
+
+fn missing_content(locked: &LockedApp, cache: &Cache) -> Vec<(String, String)> {
     content_refs(locked)
         .into_iter()
         .filter(|(_, d)| !cache.has_blob(d))

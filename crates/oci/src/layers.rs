@@ -2,14 +2,14 @@
 //! shim. The same checks as a pull (every blob verified against its digest, archive layers
 //! unpacked, nothing the locked app names may be missing), into the same cache layout.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use anyhow::{bail, Context as _};
 use serde_json::Value;
 use spindle_manifest::locked::LockedApp;
 
-use crate::assemble::untar_gz;
-use crate::client::missing_content;
+use crate::client::complete_from_archives;
 use crate::{Cache, ARCHIVE_MEDIA_TYPE, SPIN_APPLICATION_MEDIA_TYPE};
 
 /// One layer of an artifact, as its manifest describes it, with its bytes.
@@ -59,24 +59,12 @@ pub fn import_layers(
              application (help: push it with `spindle registry push` or `spin registry push`)"
         );
     };
-    let missing = |locked: &LockedApp| -> Vec<(String, String)> {
-        missing_content(locked, cache)
-            .into_iter()
-            .filter(|(_, d)| !elsewhere.contains(d))
-            .collect()
-    };
-    if !missing(&locked).is_empty() {
-        for layer in layers.iter().filter(|l| l.media_type == ARCHIVE_MEDIA_TYPE) {
-            untar_gz(layer.bytes, &mut |bytes| cache.put_blob(&bytes).map(|_| ()))
-                .with_context(|| format!("unpacking archive layer {}", layer.digest))?;
-        }
-    }
-    if let Some((what, digest)) = missing(&locked).into_iter().next() {
-        bail!(
-            "the image is incomplete: {what} refers to content {digest}, which is not among its \
-             layers"
-        );
-    }
+    let archives = layers
+        .iter()
+        .filter(|l| l.media_type == ARCHIVE_MEDIA_TYPE)
+        .map(|l| (l.digest, Ok(Cow::Borrowed(l.bytes))));
+    complete_from_archives(&locked, cache, archives, elsewhere)
+        .context("the image is incomplete")?;
     Ok(locked)
 }
 

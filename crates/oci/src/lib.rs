@@ -45,7 +45,7 @@ pub use errors::Unreachable;
 pub use layers::{composed_digests, import_layers, LayerBlob};
 pub use oci_client::manifest::OciImageManifest;
 pub use oci_client::Reference;
-pub use packages::{fetch_package_sources, has_package_sources, PackageConfig};
+pub use packages::{any_source, fetch_package_sources, has_package_sources, PackageConfig};
 pub use remote::fetch_url_sources;
 
 /// Media type of the layer holding the locked app JSON (Spin 2+; Spin 1 put it in the config).
@@ -54,6 +54,10 @@ pub const SPIN_APPLICATION_MEDIA_TYPE: &str = "application/vnd.fermyon.spin.appl
 pub const WASM_LAYER_MEDIA_TYPE: &str = "application/vnd.wasm.content.layer.v1+wasm";
 /// Media type of a Wasm layer pushed by `wkg` (accepted on pull).
 pub const WASM_LAYER_MEDIA_TYPE_WKG: &str = "application/wasm";
+/// Whether a layer of this media type is a component's Wasm (Spin's or `wkg`'s layer type).
+pub fn is_wasm_layer(media_type: &str) -> bool {
+    media_type == WASM_LAYER_MEDIA_TYPE || media_type == WASM_LAYER_MEDIA_TYPE_WKG
+}
 /// Media type of a static-file layer.
 pub const DATA_MEDIA_TYPE: &str = "application/vnd.wasm.content.layer.v1+data";
 /// Media type of a tar+gzip archive of static files.

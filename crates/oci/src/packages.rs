@@ -27,7 +27,7 @@ use serde_json::Value;
 use spindle_manifest::locked::{ContentRef, LockedApp, PackageSource};
 
 use crate::client::{scheme_for, Client};
-use crate::{IMAGE_MANIFEST_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE_WKG};
+use crate::{IMAGE_MANIFEST_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE_WKG};
 
 /// Namespaces wasm-pkg maps to a registry when nothing is configured.
 const DEFAULT_NAMESPACE_REGISTRIES: &[(&str, &str)] =
@@ -208,12 +208,18 @@ pub async fn fetch_package_sources(
 
 /// Whether `locked` names any registry package.
 pub fn has_package_sources(locked: &LockedApp) -> bool {
-    let is_pkg = |s: Option<&str>| s.is_some_and(|s| PackageSource::from_uri(s).is_some());
+    any_source(locked, |s| PackageSource::from_uri(s).is_some())
+}
+
+/// Whether the `source` URI of any component of `locked`, or of any of their dependencies,
+/// satisfies `pred`.
+pub fn any_source(locked: &LockedApp, pred: impl Fn(&str) -> bool) -> bool {
+    let matches = |s: Option<&str>| s.is_some_and(&pred);
     locked.components.iter().any(|c| {
-        is_pkg(c.source.content.source.as_deref())
+        matches(c.source.content.source.as_deref())
             || c.dependencies
                 .values()
-                .any(|d| is_pkg(d.pointer("/source/source").and_then(Value::as_str)))
+                .any(|d| matches(d.pointer("/source/source").and_then(Value::as_str)))
     })
 }
 
@@ -388,9 +394,7 @@ impl Client {
         let wasm: Vec<_> = manifest
             .layers
             .iter()
-            .filter(|l| {
-                l.media_type == WASM_LAYER_MEDIA_TYPE_WKG || l.media_type == WASM_LAYER_MEDIA_TYPE
-            })
+            .filter(|l| crate::is_wasm_layer(&l.media_type))
             .collect();
         let [layer] = wasm.as_slice() else {
             bail!(

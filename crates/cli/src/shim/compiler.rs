@@ -33,11 +33,6 @@ impl SpindleCompiler {
     }
 }
 
-fn is_wasm_layer(media_type: &str) -> bool {
-    media_type == spindle_oci::WASM_LAYER_MEDIA_TYPE
-        || media_type == spindle_oci::WASM_LAYER_MEDIA_TYPE_WKG
-}
-
 impl Compiler for SpindleCompiler {
     fn cache_key(&self) -> impl std::hash::Hash {
         self.fingerprint
@@ -59,7 +54,7 @@ impl Compiler for SpindleCompiler {
         let jobs: Vec<(bool, Vec<u8>)> = layers
             .iter()
             .map(|l| {
-                let compile = is_wasm_layer(l.config.media_type().as_ref())
+                let compile = spindle_oci::is_wasm_layer(l.config.media_type().as_ref())
                     && !composed.contains(&l.config.digest().to_string())
                     && wasmparser::Parser::is_component(&l.layer);
                 (compile, l.layer.clone())

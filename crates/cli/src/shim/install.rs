@@ -252,7 +252,9 @@ fn install_binary(dir: &Path) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Replaces `path` with `bytes` through a temporary file beside it and a rename, keeping the
+/// file's permissions.
+pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -89,10 +89,7 @@ fn default_command_in_bundle() -> anyhow::Result<()> {
         return Ok(());
     }
     process.insert("args".into(), serde_json::json!(["/"]));
-    let tmp = bundle.join(".config.json.spindle-tmp");
-    std::fs::write(&tmp, serde_json::to_vec(&spec)?)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))
+    install::write_atomic(&path, &serde_json::to_vec(&spec)?)
 }
 
 struct SpindleShim;

@@ -4,6 +4,9 @@
 #   apache2-utils    htpasswd, for the registry with authentication
 #   redis-server     key-value store tests
 #   openssl, curl    a self-signed certificate and an HTTPS client for the TLS listener test
+#   etcd-server, containernetworking-plugins, iptables, busybox-static
+#                    the Kubernetes test cluster (scripts/k8s/up.sh) and the operator's image
+#                    (scripts/k8s/image.sh)
 # Idempotent: apt-get runs only when something is missing.
 set -euo pipefail
 
@@ -13,9 +16,13 @@ command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+[ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "install-services: docker-registry, htpasswd, redis-server, openssl and curl are present"
+    echo "install-services: everything is present"
     exit 0
 fi
 

@@ -890,14 +890,15 @@ def main() -> None:
 
 
 def write_report(path: Path, text: str) -> None:
-    """Writes the report, keeping the section bench/containerd.py maintains in it."""
-    begin, end = "<!-- containerd-bench:begin -->", "<!-- containerd-bench:end -->"
+    """Writes the report, keeping the sections bench/containerd.py and bench/kubernetes.py
+    maintain in it."""
     old = path.read_text() if path.exists() else ""
-    if begin in old and end in old:
-        section = begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
-        text = text.rstrip("\n") + "\n\n" + section
+    for name in ("containerd", "kubernetes"):
+        begin, end = f"<!-- {name}-bench:begin -->", f"<!-- {name}-bench:end -->"
+        if begin in old and end in old:
+            section = begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
+            text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text)
-
 
 if __name__ == "__main__":
     main()

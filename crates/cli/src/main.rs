@@ -2,6 +2,7 @@
 
 mod build;
 mod cache_config;
+mod kube;
 mod registry;
 mod shim;
 mod up;
@@ -28,6 +29,11 @@ enum Cli {
     /// Set up a Kubernetes or containerd node to run Spin apps.
     #[command(subcommand)]
     Node(shim::install::NodeCommand),
+    /// Run Spin apps on Kubernetes: install Spindle into a cluster, scaffold SpinApps.
+    #[command(subcommand)]
+    Kube(kube::KubeCommand),
+    /// Run the SpinApp operator (in a pod, or outside the cluster with a kubeconfig).
+    Operator(kube::OperatorArgs),
 }
 
 /// Exit code for a bad manifest or bad arguments, as clap uses for usage errors.
@@ -55,6 +61,8 @@ fn main() -> ExitCode {
         Cli::Build(args) => build::run(args),
         Cli::Registry(command) => registry::run(command),
         Cli::Node(command) => shim::install::run(command),
+        Cli::Kube(command) => kube::run(command),
+        Cli::Operator(args) => kube::operator(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

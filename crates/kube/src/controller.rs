@@ -27,8 +27,8 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::crd::{
-    executor_resource, spinapp_resource, RuntimeConfigVarSource, SpinAppExecutorSpec,
-    SpinAppSpec, SpinAppStatus, GROUPS,
+    executor_resource, spinapp_resource, RuntimeConfigVarSource, SpinAppExecutorSpec, SpinAppSpec,
+    SpinAppStatus, GROUPS,
 };
 use crate::workload::{runtime_config_toml, App, InvalidSpec};
 
@@ -75,6 +75,8 @@ pub struct Options {
     pub namespace: Option<String>,
     /// Names this instance in Events (the pod name in-cluster).
     pub instance: Option<String>,
+    /// Namespaces in which to create the default executors when they are missing.
+    pub executor_namespaces: Vec<String>,
 }
 
 struct Context {
@@ -105,6 +107,9 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
                  apply -f -` installs the CRDs)"
             );
             continue;
+        }
+        for ns in &options.executor_namespaces {
+            ensure_executors(&client, group, ns).await?;
         }
         tracing::info!(
             "watching SpinApps ({}) in {}",
@@ -163,6 +168,29 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates the executors of [`crate::install::executors`] that do not exist yet (an existing
+/// one, perhaps edited by the user, is left as it is).
+async fn ensure_executors(client: &Client, group: &str, ns: &str) -> anyhow::Result<()> {
+    let api: Api<ExecutorObject> =
+        Api::namespaced_with(client.clone(), ns, &executor_resource(group));
+    for doc in crate::install::executors(ns) {
+        if doc["apiVersion"].as_str() != Some(&format!("{group}/{}", crate::crd::VERSION)) {
+            continue;
+        }
+        let executor: ExecutorObject = serde_json::from_value(doc)?;
+        let name = executor.name_any();
+        match api
+            .create(&kube::api::PostParams::default(), &executor)
+            .await
+        {
+            Ok(_) => tracing::info!("created SpinAppExecutor {ns}/{name} ({group})"),
+            Err(kube::Error::Api(e)) if e.is_already_exists() => {}
+            Err(e) => anyhow::bail!("creating SpinAppExecutor {ns}/{name} ({group}): {e}"),
+        }
+    }
+    Ok(())
+}
+
 fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
@@ -217,7 +245,9 @@ async fn reconcile(app: Arc<SpinAppObject>, ctx: Arc<Context>) -> Result<Action,
     }
     let executor = match find_executor(&app, &ctx, &ns).await? {
         Ok(executor) => executor,
-        Err(problem) => return report(&app, &ctx, None, Some(problem), Action::requeue(RETRY)).await,
+        Err(problem) => {
+            return report(&app, &ctx, None, Some(problem), Action::requeue(RETRY)).await
+        }
     };
     let executor_name = executor.name_any();
     let mut status = SpinAppStatus {
@@ -235,7 +265,14 @@ async fn reconcile(app: Arc<SpinAppObject>, ctx: Arc<Context>) -> Result<Action,
         None => match runtime_config_secret(&view, &ctx, &ns).await? {
             Ok(name) => name,
             Err(problem) => {
-                return report(&app, &ctx, Some(status), Some(problem), Action::requeue(RETRY)).await
+                return report(
+                    &app,
+                    &ctx,
+                    Some(status),
+                    Some(problem),
+                    Action::requeue(RETRY),
+                )
+                .await
             }
         },
     };
@@ -246,17 +283,38 @@ async fn reconcile(app: Arc<SpinAppObject>, ctx: Arc<Context>) -> Result<Action,
                 reason: "InvalidExecutor",
                 message: format!("SpinAppExecutor {ns}/{executor_name}: {message}"),
             };
-            return report(&app, &ctx, Some(status), Some(problem), Action::await_change()).await;
+            return report(
+                &app,
+                &ctx,
+                Some(status),
+                Some(problem),
+                Action::await_change(),
+            )
+            .await;
         }
     };
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
     if let Some(problem) = foreign_owner(&deployments, &name, &app, "Deployment").await? {
-        return report(&app, &ctx, Some(status), Some(problem), Action::requeue(RETRY)).await;
+        return report(
+            &app,
+            &ctx,
+            Some(status),
+            Some(problem),
+            Action::requeue(RETRY),
+        )
+        .await;
     }
     let deployment: Deployment = apply(&deployments, &name, &deployment).await?;
     let services: Api<Service> = Api::namespaced(ctx.client.clone(), &ns);
     if let Some(problem) = foreign_owner(&services, &name, &app, "Service").await? {
-        return report(&app, &ctx, Some(status), Some(problem), Action::requeue(RETRY)).await;
+        return report(
+            &app,
+            &ctx,
+            Some(status),
+            Some(problem),
+            Action::requeue(RETRY),
+        )
+        .await;
     }
     let _: Service = apply(&services, &name, &view.service()).await?;
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(ctx.client.clone(), &ns);
@@ -270,11 +328,21 @@ async fn reconcile(app: Arc<SpinAppObject>, ctx: Arc<Context>) -> Result<Action,
                     reason: "InvalidSpec",
                     message,
                 };
-                return report(&app, &ctx, Some(status), Some(problem), Action::await_change())
-                    .await;
+                return report(
+                    &app,
+                    &ctx,
+                    Some(status),
+                    Some(problem),
+                    Action::await_change(),
+                )
+                .await;
             }
         }
-    } else if let Some(hpa) = hpas.get_opt(&name).await.doing(|| format!("reading HPA {ns}/{name}"))? {
+    } else if let Some(hpa) = hpas
+        .get_opt(&name)
+        .await
+        .doing(|| format!("reading HPA {ns}/{name}"))?
+    {
         if owned_by(&hpa.metadata, &app) {
             hpas.delete(&name, &DeleteParams::default())
                 .await
@@ -297,7 +365,14 @@ async fn reconcile(app: Arc<SpinAppObject>, ctx: Arc<Context>) -> Result<Action,
         .unwrap_or(0);
     let problem = pod_problem(&pods.items);
     status.conditions = deployment_conditions(&deployment);
-    report(&app, &ctx, Some(status), problem, Action::requeue(Duration::from_secs(300))).await
+    report(
+        &app,
+        &ctx,
+        Some(status),
+        problem,
+        Action::requeue(Duration::from_secs(300)),
+    )
+    .await
 }
 
 /// The executor the app names, or the first in alphabetical order when it names none (then
@@ -348,9 +423,13 @@ async fn find_executor(
     };
     let apps: Api<SpinAppObject> = Api::namespaced_with(ctx.client.clone(), ns, &ctx.apps);
     let patch = json!({"spec": {"executor": first.name_any()}});
-    apps.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .doing(|| format!("setting spec.executor of SpinApp {ns}/{}", app.name_any()))?;
+    apps.patch(
+        &app.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .doing(|| format!("setting spec.executor of SpinApp {ns}/{}", app.name_any()))?;
     Ok(Ok(first))
 }
 
@@ -397,7 +476,10 @@ async fn runtime_config_secret(
         }
     };
     let secret = view.runtime_config_secret(&toml);
-    let name = secret["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = secret["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
     let _: Secret = apply(&secrets, &name, &secret).await?;
     let selector = format!(
@@ -414,7 +496,12 @@ async fn runtime_config_secret(
         secrets
             .delete(&stale.name_any(), &DeleteParams::default())
             .await
-            .doing(|| format!("deleting the old runtime config Secret {ns}/{}", stale.name_any()))?;
+            .doing(|| {
+                format!(
+                    "deleting the old runtime config Secret {ns}/{}",
+                    stale.name_any()
+                )
+            })?;
     }
     Ok(Ok(name))
 }
@@ -439,10 +526,15 @@ async fn read_source(
             .get_opt(&c.name)
             .await
             .doing(|| format!("reading ConfigMap {ns}/{}", c.name))?;
-        return Ok(match map.and_then(|m| m.data).and_then(|d| d.get(&c.key).cloned()) {
-            Some(v) => Ok(v),
-            None => Err(format!("ConfigMap {ns}/{} has no key `{}`", c.name, c.key)),
-        });
+        return Ok(
+            match map
+                .and_then(|m| m.data)
+                .and_then(|d| d.get(&c.key).cloned())
+            {
+                Some(v) => Ok(v),
+                None => Err(format!("ConfigMap {ns}/{} has no key `{}`", c.name, c.key)),
+            },
+        );
     }
     if let Some(s) = &from.secret_key_ref {
         let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
@@ -450,14 +542,18 @@ async fn read_source(
             .get_opt(&s.name)
             .await
             .doing(|| format!("reading Secret {ns}/{}", s.name))?;
-        let value = secret.and_then(|s| s.data).and_then(|d| d.get(&s.key).cloned());
+        let value = secret
+            .and_then(|s| s.data)
+            .and_then(|d| d.get(&s.key).cloned());
         return Ok(match value {
             Some(bytes) => String::from_utf8(bytes.0)
                 .map_err(|_| format!("Secret {ns}/{} key `{}` is not UTF-8 text", s.name, s.key)),
             None => Err(format!("Secret {ns}/{} has no key `{}`", s.name, s.key)),
         });
     }
-    Ok(Err("valueFrom names neither a configMapKeyRef nor a secretKeyRef".into()))
+    Ok(Err(
+        "valueFrom names neither a configMapKeyRef nor a secretKeyRef".into(),
+    ))
 }
 
 /// A Deployment or Service of the app's name that another owner (or nobody) controls: the
@@ -551,7 +647,10 @@ fn deployment_conditions(deployment: &Deployment) -> Vec<Condition> {
 /// Pod states that mean the app will not become ready by waiting.
 fn pod_problem(pods: &[Pod]) -> Option<Problem> {
     for pod in pods {
-        let statuses = pod.status.as_ref().and_then(|s| s.container_statuses.as_ref());
+        let statuses = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref());
         for cs in statuses.into_iter().flatten() {
             let Some(waiting) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
                 continue;
@@ -626,7 +725,9 @@ async fn report(
     if let Some(p) = &problem {
         let available = condition("Available", "False", p.reason, p.message.clone());
         let progressing = condition("Progressing", "False", p.reason, p.message.clone());
-        status.conditions.retain(|c| c.type_ != "Available" && c.type_ != "Progressing");
+        status
+            .conditions
+            .retain(|c| c.type_ != "Available" && c.type_ != "Progressing");
         status.conditions.extend([available, progressing]);
     }
     for c in &mut status.conditions {
@@ -698,4 +799,3 @@ fn truncate_note(message: &str) -> String {
     }
     format!("{}…", &message[..end])
 }
-

@@ -31,6 +31,8 @@ pub const GROUPS: [&str; 2] = [GROUP, LEGACY_GROUP];
 pub const VERSION: &str = "v1alpha1";
 
 /// A Spin app to run on the cluster: the operator makes a Deployment and a Service for it.
+// `printcolumn(...)` is repeated once per column, as kube's derive wants it.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "core.spinkube.dev",
@@ -424,7 +426,10 @@ mod tests {
     #[test]
     fn four_crds_with_the_same_schema_in_both_groups() {
         let crds = crds();
-        let names: Vec<_> = crds.iter().map(|c| c.metadata.name.clone().unwrap()).collect();
+        let names: Vec<_> = crds
+            .iter()
+            .map(|c| c.metadata.name.clone().unwrap())
+            .collect();
         assert_eq!(
             names,
             [
@@ -516,9 +521,27 @@ spec:
         let app: SpinApp = serde_yaml::from_str(yaml).unwrap();
         assert_eq!(app.spec.replicas, Some(3));
         assert_eq!(app.spec.executor, "containerd-shim-spin");
-        assert_eq!(app.spec.variables[1].value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap().key, "token");
+        assert_eq!(
+            app.spec.variables[1]
+                .value_from
+                .as_ref()
+                .unwrap()
+                .secret_key_ref
+                .as_ref()
+                .unwrap()
+                .key,
+            "token"
+        );
         let probe = app.spec.checks.readiness.unwrap();
-        assert_eq!((probe.initial_delay_seconds, probe.failure_threshold), (10, 3));
-        assert_eq!(app.spec.runtime_config.key_value_stores[0].options[0].value.as_deref(), Some("/data/kv.db"));
+        assert_eq!(
+            (probe.initial_delay_seconds, probe.failure_threshold),
+            (10, 3)
+        );
+        assert_eq!(
+            app.spec.runtime_config.key_value_stores[0].options[0]
+                .value
+                .as_deref(),
+            Some("/data/kv.db")
+        );
     }
 }

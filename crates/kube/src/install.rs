@@ -1,7 +1,8 @@
 //! `spindle kube install`: everything a cluster needs, in the order `kubectl apply` needs it:
 //! the CRDs, the namespace, service accounts with least-privilege RBAC, the RuntimeClass, the
-//! executors (`containerd-shim-spin`, the name SpinKube manifests use, and `spindle`), the
-//! operator Deployment and the node-installer DaemonSet. No webhook, so no cert-manager.
+//! operator Deployment (which creates the executors: `containerd-shim-spin`, the name SpinKube
+//! manifests use, and `spindle`) and the node-installer DaemonSet. No webhook, so no
+//! cert-manager.
 
 use serde_json::{json, Value};
 
@@ -25,7 +26,8 @@ pub struct InstallOptions {
     pub image: String,
     /// The operator's namespace.
     pub namespace: String,
-    /// Where the executors are created (SpinApps find executors in their own namespace).
+    /// Where the operator creates the executors (SpinApps find executors in their own
+    /// namespace).
     pub executor_namespaces: Vec<String>,
     /// containerd's config file on the nodes.
     pub containerd_config: String,
@@ -54,14 +56,16 @@ pub fn manifests(o: &InstallOptions) -> Vec<Value> {
         }));
     }
     let groups: Vec<&str> = GROUPS.to_vec();
-    let rw = ["get", "list", "watch", "create", "patch", "update", "delete"];
+    let rw = [
+        "get", "list", "watch", "create", "patch", "update", "delete",
+    ];
     docs.push(json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
         "metadata": {"name": "spindle-operator"},
         "rules": [
             {"apiGroups": groups, "resources": ["spinapps"], "verbs": ["get", "list", "watch", "patch", "update"]},
             {"apiGroups": groups, "resources": ["spinapps/status"], "verbs": ["get", "patch", "update"]},
-            {"apiGroups": groups, "resources": ["spinappexecutors"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": groups, "resources": ["spinappexecutors"], "verbs": ["get", "list", "watch", "create"]},
             {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": rw},
             {"apiGroups": [""], "resources": ["services", "secrets"], "verbs": rw},
             {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": rw},
@@ -91,37 +95,21 @@ pub fn manifests(o: &InstallOptions) -> Vec<Value> {
         runtime_class["scheduling"] = json!({"nodeSelector": {NODE_LABEL: "provisioned"}});
     }
     docs.push(runtime_class);
-    for group in GROUPS {
-        for executor_ns in &o.executor_namespaces {
-            for name in EXECUTORS {
-                docs.push(json!({
-                    "apiVersion": format!("{group}/{VERSION}"), "kind": "SpinAppExecutor",
-                    "metadata": {"name": name, "namespace": executor_ns},
-                    "spec": {"createDeployment": true, "deploymentConfig": {"runtimeClassName": RUNTIME_CLASS}},
-                }));
-            }
-        }
-    }
-
-    let mut env = vec![json!({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})];
+    let env = vec![
+        json!({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}),
+    ];
     let mut pod = json!({
         "serviceAccountName": "spindle-operator",
         "containers": [{
             "name": "operator",
             "image": o.image,
             "imagePullPolicy": "IfNotPresent",
-            "command": ["/usr/local/bin/spindle", "operator"],
+            "command": operator_command(o),
             "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}},
         }],
     });
-    if let Some(server) = &o.api_server {
-        let (host, port) = server.rsplit_once(':').unwrap_or((server, "443"));
-        env.push(json!({"name": "KUBERNETES_SERVICE_HOST", "value": host}));
-        env.push(json!({"name": "KUBERNETES_SERVICE_PORT", "value": port}));
-        pod["hostNetwork"] = json!(true);
-        pod["dnsPolicy"] = json!("ClusterFirstWithHostNet");
-    }
     pod["containers"][0]["env"] = json!(env);
+    reach_api_server(&mut pod, o);
     docs.push(json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "spindle-operator", "namespace": ns, "labels": labels},
@@ -135,7 +123,11 @@ pub fn manifests(o: &InstallOptions) -> Vec<Value> {
     }));
 
     let config_dir = parent(&o.containerd_config);
-    let config_name = o.containerd_config.rsplit('/').next().unwrap_or("config.toml");
+    let config_name = o
+        .containerd_config
+        .rsplit('/')
+        .next()
+        .unwrap_or("config.toml");
     let mut command = vec![
         "/usr/local/bin/spindle".to_string(),
         "node".into(),
@@ -153,6 +145,29 @@ pub fn manifests(o: &InstallOptions) -> Vec<Value> {
         command.push(format!("nsenter -t 1 -m -u -i -n -p -- {restart}"));
     }
     let installer_labels = json!({"app.kubernetes.io/name": "spindle-node-installer", "app.kubernetes.io/part-of": "spindle"});
+    let mut installer_pod = json!({
+        "serviceAccountName": "spindle-node-installer",
+        "hostPID": true,
+        "tolerations": [{"operator": "Exists"}],
+        "containers": [{
+            "name": "installer",
+            "image": o.image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": command,
+            "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+            "securityContext": {"privileged": true},
+            "resources": {"requests": {"cpu": "5m", "memory": "16Mi"}, "limits": {"memory": "256Mi"}},
+            "volumeMounts": [
+                {"name": "containerd-config", "mountPath": "/host/containerd-config"},
+                {"name": "bin", "mountPath": "/host/bin"},
+            ],
+        }],
+        "volumes": [
+            {"name": "containerd-config", "hostPath": {"path": config_dir, "type": "Directory"}},
+            {"name": "bin", "hostPath": {"path": o.bin_dir, "type": "DirectoryOrCreate"}},
+        ],
+    });
+    reach_api_server(&mut installer_pod, o);
     docs.push(json!({
         "apiVersion": "apps/v1", "kind": "DaemonSet",
         "metadata": {"name": "spindle-node-installer", "namespace": ns, "labels": installer_labels},
@@ -160,31 +175,53 @@ pub fn manifests(o: &InstallOptions) -> Vec<Value> {
             "selector": {"matchLabels": {"app.kubernetes.io/name": "spindle-node-installer"}},
             "template": {
                 "metadata": {"labels": installer_labels},
-                "spec": {
-                    "serviceAccountName": "spindle-node-installer",
-                    "hostPID": true,
-                    "tolerations": [{"operator": "Exists"}],
-                    "containers": [{
-                        "name": "installer",
-                        "image": o.image,
-                        "imagePullPolicy": "IfNotPresent",
-                        "command": command,
-                        "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
-                        "securityContext": {"privileged": true},
-                        "resources": {"requests": {"cpu": "5m", "memory": "16Mi"}, "limits": {"memory": "128Mi"}},
-                        "volumeMounts": [
-                            {"name": "containerd-config", "mountPath": "/host/containerd-config"},
-                            {"name": "bin", "mountPath": "/host/bin"},
-                        ],
-                    }],
-                    "volumes": [
-                        {"name": "containerd-config", "hostPath": {"path": config_dir, "type": "Directory"}},
-                        {"name": "bin", "hostPath": {"path": o.bin_dir, "type": "DirectoryOrCreate"}},
-                    ],
-                },
+                "spec": installer_pod,
             },
         },
     }));
+    docs
+}
+
+/// `spindle operator`, creating the default executors in the executor namespaces.
+fn operator_command(o: &InstallOptions) -> Vec<String> {
+    let mut command = vec!["/usr/local/bin/spindle".to_string(), "operator".into()];
+    for ns in &o.executor_namespaces {
+        command.push("--executor-namespace".into());
+        command.push(ns.clone());
+    }
+    command
+}
+
+/// With `--api-server`, the pod runs in the host network and talks to that address instead of
+/// the `kubernetes` Service.
+fn reach_api_server(pod: &mut Value, o: &InstallOptions) {
+    let Some(server) = &o.api_server else {
+        return;
+    };
+    let (host, port) = server.rsplit_once(':').unwrap_or((server, "443"));
+    let env = pod["containers"][0]["env"]
+        .as_array_mut()
+        .expect("the pods have env");
+    env.push(json!({"name": "KUBERNETES_SERVICE_HOST", "value": host}));
+    env.push(json!({"name": "KUBERNETES_SERVICE_PORT", "value": port}));
+    pod["hostNetwork"] = json!(true);
+    pod["dnsPolicy"] = json!("ClusterFirstWithHostNet");
+}
+
+/// The executors `spindle operator --executor-namespace NS` creates in `NS` when they are
+/// missing, in both groups. They are not in `spindle kube install`'s output because `kubectl
+/// apply` cannot create objects of a kind whose CRD is in the same apply.
+pub fn executors(namespace: &str) -> Vec<Value> {
+    let mut docs = Vec::new();
+    for group in GROUPS {
+        for name in EXECUTORS {
+            docs.push(json!({
+                "apiVersion": format!("{group}/{VERSION}"), "kind": "SpinAppExecutor",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {"createDeployment": true, "deploymentConfig": {"runtimeClassName": RUNTIME_CLASS}},
+            }));
+        }
+    }
     docs
 }
 
@@ -229,23 +266,52 @@ mod tests {
         assert!(first("CustomResourceDefinition") < first("Namespace"));
         assert!(first("Namespace") < first("ServiceAccount"));
         assert!(first("ClusterRoleBinding") < first("RuntimeClass"));
-        assert!(first("RuntimeClass") < first("SpinAppExecutor"));
-        assert!(first("SpinAppExecutor") < first("Deployment"));
+        assert!(first("RuntimeClass") < first("Deployment"));
         assert_eq!(kinds.last(), Some(&"DaemonSet"));
-        assert_eq!(kinds.iter().filter(|k| **k == "CustomResourceDefinition").count(), 4);
-        let executors: Vec<(String, String)> = docs
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| **k == "CustomResourceDefinition")
+                .count(),
+            4
+        );
+        let executors: Vec<(String, String)> = executors("default")
             .iter()
             .filter(|d| d["kind"] == "SpinAppExecutor")
-            .map(|d| (d["apiVersion"].as_str().unwrap().into(), d["metadata"]["name"].as_str().unwrap().into()))
+            .map(|d| {
+                (
+                    d["apiVersion"].as_str().unwrap().into(),
+                    d["metadata"]["name"].as_str().unwrap().into(),
+                )
+            })
             .collect();
         assert_eq!(executors.len(), 4);
-        assert!(executors.contains(&("core.spinkube.dev/v1alpha1".into(), "containerd-shim-spin".into())));
+        assert!(executors.contains(&(
+            "core.spinkube.dev/v1alpha1".into(),
+            "containerd-shim-spin".into()
+        )));
         assert!(executors.contains(&("core.spinoperator.dev/v1alpha1".into(), "spindle".into())));
+        let operator = &docs[first("Deployment")]["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(
+            operator["command"],
+            json!([
+                "/usr/local/bin/spindle",
+                "operator",
+                "--executor-namespace",
+                "default"
+            ])
+        );
         let rc = &docs[first("RuntimeClass")];
-        assert_eq!((rc["metadata"]["name"].as_str(), rc["handler"].as_str()), (Some(RUNTIME_CLASS), Some(HANDLER)));
+        assert_eq!(
+            (rc["metadata"]["name"].as_str(), rc["handler"].as_str()),
+            (Some(RUNTIME_CLASS), Some(HANDLER))
+        );
         let yaml = to_yaml(&docs);
         assert_eq!(yaml.matches("\n---\n").count() + 1, docs.len());
-        let back: Vec<Value> = yaml.split("---\n").map(|d| serde_yaml::from_str(d).unwrap()).collect();
+        let back: Vec<Value> = yaml
+            .split("---\n")
+            .map(|d| serde_yaml::from_str(d).unwrap())
+            .collect();
         assert_eq!(back, docs);
     }
 
@@ -255,9 +321,19 @@ mod tests {
         let ds = docs.iter().find(|d| d["kind"] == "DaemonSet").unwrap();
         let spec = &ds["spec"]["template"]["spec"];
         assert_eq!(spec["volumes"][0]["hostPath"]["path"], "/etc/containerd");
-        let cmd: Vec<&str> = spec["containers"][0]["command"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-        assert!(cmd.windows(2).any(|w| w == ["--containerd-config", "/host/containerd-config/config.toml"]));
-        assert_eq!(cmd.last(), Some(&"nsenter -t 1 -m -u -i -n -p -- systemctl restart containerd"));
+        let cmd: Vec<&str> = spec["containers"][0]["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(cmd
+            .windows(2)
+            .any(|w| w == ["--containerd-config", "/host/containerd-config/config.toml"]));
+        assert_eq!(
+            cmd.last(),
+            Some(&"nsenter -t 1 -m -u -i -n -p -- systemctl restart containerd")
+        );
     }
 
     #[test]
@@ -265,11 +341,13 @@ mod tests {
         let mut o = options();
         o.api_server = Some("127.0.0.1:6443".into());
         let docs = manifests(&o);
-        let d = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
-        let pod = &d["spec"]["template"]["spec"];
-        assert_eq!(pod["hostNetwork"], true);
-        let env = pod["containers"][0]["env"].as_array().unwrap();
-        assert!(env.contains(&json!({"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"})));
-        assert!(env.contains(&json!({"name": "KUBERNETES_SERVICE_PORT", "value": "6443"})));
+        for kind in ["Deployment", "DaemonSet"] {
+            let d = docs.iter().find(|d| d["kind"] == kind).unwrap();
+            let pod = &d["spec"]["template"]["spec"];
+            assert_eq!(pod["hostNetwork"], true, "{kind}");
+            let env = pod["containers"][0]["env"].as_array().unwrap();
+            assert!(env.contains(&json!({"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"})));
+            assert!(env.contains(&json!({"name": "KUBERNETES_SERVICE_PORT", "value": "6443"})));
+        }
     }
 }

@@ -30,7 +30,12 @@ pub async fn client() -> anyhow::Result<kube::Client> {
 }
 
 /// Sets `label=value` on `node` (the node installer's "done" mark).
-pub async fn label_node(client: kube::Client, node: &str, label: &str, value: &str) -> anyhow::Result<()> {
+pub async fn label_node(
+    client: kube::Client,
+    node: &str,
+    label: &str,
+    value: &str,
+) -> anyhow::Result<()> {
     let nodes: Api<Node> = Api::all(client);
     let patch = serde_json::json!({"metadata": {"labels": {label: value}}});
     nodes

@@ -8,7 +8,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde_json::{json, Value};
 
 use crate::crd::{RuntimeConfig, SpinApp, SpinAppSpec, SpinVar};
-use crate::workload::{HPA_CPU_ANNOTATION, HPA_MAX_ANNOTATION, HPA_MIN_ANNOTATION, RUNTIME_CONFIG_KEY};
+use crate::workload::{
+    HPA_CPU_ANNOTATION, HPA_MAX_ANNOTATION, HPA_MIN_ANNOTATION, RUNTIME_CONFIG_KEY,
+};
 
 /// What `spindle kube scaffold` was asked for.
 #[derive(Debug, Clone, Default)]
@@ -65,7 +67,11 @@ pub fn scaffold(o: &ScaffoldOptions) -> Result<Vec<Value>, String> {
     let quantity = |q: &Option<String>| q.clone().map(Quantity);
     for (key, limit, request) in [
         ("cpu", quantity(&o.cpu_limit), quantity(&o.cpu_request)),
-        ("memory", quantity(&o.memory_limit), quantity(&o.memory_request)),
+        (
+            "memory",
+            quantity(&o.memory_limit),
+            quantity(&o.memory_request),
+        ),
     ] {
         if let Some(q) = limit {
             spec.resources.limits.insert(key.into(), q);
@@ -178,7 +184,10 @@ mod tests {
         assert_eq!(app["metadata"]["name"], "hello");
         assert_eq!(app["spec"]["replicas"], 3);
         assert_eq!(app["spec"]["executor"], "containerd-shim-spin");
-        assert_eq!(app["spec"]["variables"][0], json!({"name": "greeting", "value": "hi"}));
+        assert_eq!(
+            app["spec"]["variables"][0],
+            json!({"name": "greeting", "value": "hi"})
+        );
         assert_eq!(app["spec"]["resources"]["limits"]["memory"], "64Mi");
         assert_eq!(app["spec"]["imagePullSecrets"][0]["name"], "pull");
         assert!(app.get("status").is_none());
@@ -196,16 +205,26 @@ mod tests {
         .unwrap();
         assert_eq!(docs[0]["kind"], "Secret");
         let app = &docs[1];
-        assert_eq!(app["spec"]["runtimeConfig"]["loadFromSecret"], "hello-runtime-config");
+        assert_eq!(
+            app["spec"]["runtimeConfig"]["loadFromSecret"],
+            "hello-runtime-config"
+        );
         assert_eq!(app["spec"]["enableAutoscaling"], true);
         assert!(app["spec"].get("replicas").is_none());
         assert_eq!(app["metadata"]["annotations"][HPA_MAX_ANNOTATION], "3");
-        assert!(scaffold(&ScaffoldOptions { autoscaler: Some("keda".into()), ..base() }).is_err());
+        assert!(scaffold(&ScaffoldOptions {
+            autoscaler: Some("keda".into()),
+            ..base()
+        })
+        .is_err());
     }
 
     #[test]
     fn names_from_images() {
-        assert_eq!(name_from_image("ghcr.io/a/Spin_Hello:v1").unwrap(), "spin-hello");
+        assert_eq!(
+            name_from_image("ghcr.io/a/Spin_Hello:v1").unwrap(),
+            "spin-hello"
+        );
         assert_eq!(name_from_image("reg:5000/x/y@sha256:abc").unwrap(), "y");
         assert!(name_from_image(":::").is_err());
     }

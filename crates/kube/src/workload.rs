@@ -121,9 +121,18 @@ impl App<'_> {
         if let Some(otel) = &executor.otel {
             for (name, value) in [
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", &otel.exporter_otlp_endpoint),
-                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &otel.exporter_otlp_traces_endpoint),
-                ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", &otel.exporter_otlp_metrics_endpoint),
-                ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", &otel.exporter_otlp_logs_endpoint),
+                (
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    &otel.exporter_otlp_traces_endpoint,
+                ),
+                (
+                    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                    &otel.exporter_otlp_metrics_endpoint,
+                ),
+                (
+                    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                    &otel.exporter_otlp_logs_endpoint,
+                ),
             ] {
                 if !value.is_empty() {
                     env.push(json!({"name": name, "value": value}));
@@ -365,7 +374,10 @@ pub fn runtime_config_toml(
         let mut t = toml::Table::new();
         t.insert("type".into(), llm.type_.clone().into());
         for option in &llm.options {
-            t.insert(option.name.clone(), option.value.clone().unwrap_or_default().into());
+            t.insert(
+                option.name.clone(),
+                option.value.clone().unwrap_or_default().into(),
+            );
         }
         doc.insert("llm_compute".into(), toml::Value::Table(t));
     }
@@ -392,7 +404,7 @@ pub fn parse_quantity(q: &str) -> Option<u64> {
         _ => return None,
     };
     let n: f64 = number.parse().ok()?;
-    (n >= 0.0 && n.is_finite()).then(|| (n * factor) as u64)
+    (n >= 0.0 && n.is_finite()).then_some((n * factor) as u64)
 }
 
 #[cfg(test)]
@@ -464,14 +476,20 @@ serviceAccountName: runner
         assert_eq!(c["ports"][0]["name"], "http-app");
         let env = c["env"].as_array().unwrap();
         let find = |n: &str| env.iter().find(|e| e["name"] == n).cloned();
-        assert_eq!(find("SPIN_HTTP_LISTEN_ADDR").unwrap()["value"], "0.0.0.0:80");
+        assert_eq!(
+            find("SPIN_HTTP_LISTEN_ADDR").unwrap()["value"],
+            "0.0.0.0:80"
+        );
         assert_eq!(find("SPIN_VARIABLE_GREETING").unwrap()["value"], "hi");
         assert_eq!(
             find("SPIN_VARIABLE_TOKEN").unwrap()["valueFrom"]["secretKeyRef"]["key"],
             "k"
         );
         assert_eq!(find("SPIN_COMPONENTS_TO_RETAIN").unwrap()["value"], "a,b");
-        assert_eq!(find("SPIN_MAX_INSTANCE_MEMORY").unwrap()["value"], "134217728");
+        assert_eq!(
+            find("SPIN_MAX_INSTANCE_MEMORY").unwrap()["value"],
+            "134217728"
+        );
         assert_eq!(c["volumeMounts"][0]["mountPath"], "/runtime-config.toml");
         assert_eq!(pod["volumes"][0]["secret"]["secretName"], "hello-abc");
         assert_eq!(c["readinessProbe"]["httpGet"]["port"], "http-app");
@@ -493,7 +511,10 @@ serviceAccountName: runner
         let _: Service = serde_json::from_value(s.clone()).expect("a valid Service");
         assert_eq!(s["spec"]["ports"][0]["targetPort"], "http-app");
         assert_eq!(s["spec"]["ports"][0]["port"], 80);
-        assert_eq!(s["spec"]["selector"]["core.spinkube.dev/app.hello.status"], "ready");
+        assert_eq!(
+            s["spec"]["selector"]["core.spinkube.dev/app.hello.status"],
+            "ready"
+        );
     }
 
     #[test]
@@ -503,7 +524,13 @@ serviceAccountName: runner
         assert!(d["spec"].get("replicas").is_none());
         let hpa = with(&spec, |app| app.hpa().unwrap());
         assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "hello");
-        assert_eq!((hpa["spec"]["minReplicas"].clone(), hpa["spec"]["maxReplicas"].clone()), (json!(1), json!(10)));
+        assert_eq!(
+            (
+                hpa["spec"]["minReplicas"].clone(),
+                hpa["spec"]["maxReplicas"].clone()
+            ),
+            (json!(1), json!(10))
+        );
         let both = spec_from("image: i\nenableAutoscaling: true\nreplicas: 2");
         let err = with(&both, |app| app.deployment(&shim(), "s").unwrap_err());
         assert!(err.0.contains("remove spec.replicas"), "{err}");
@@ -526,9 +553,21 @@ serviceAccountName: runner
         assert_eq!(c["image"], "spin:3");
         assert_eq!(
             c["args"],
-            json!(["up", "--listen", "0.0.0.0:80", "-f", "reg/hello:v1", "--runtime-config-file", "/runtime-config.toml", "--component-id", "a"])
+            json!([
+                "up",
+                "--listen",
+                "0.0.0.0:80",
+                "-f",
+                "reg/hello:v1",
+                "--runtime-config-file",
+                "/runtime-config.toml",
+                "--component-id",
+                "a"
+            ])
         );
-        assert!(d["spec"]["template"]["spec"].get("runtimeClassName").is_none());
+        assert!(d["spec"]["template"]["spec"]
+            .get("runtimeClassName")
+            .is_none());
     }
 
     #[test]
@@ -545,13 +584,25 @@ runtimeConfig:
         );
         let toml = runtime_config_toml(&spec.runtime_config, |name, from| {
             assert_eq!(name, "path");
-            Ok(format!("from-{}", from.secret_key_ref.as_ref().unwrap().key))
+            Ok(format!(
+                "from-{}",
+                from.secret_key_ref.as_ref().unwrap().key
+            ))
         })
         .unwrap();
         let parsed: toml::Table = toml.parse().unwrap();
-        assert_eq!(parsed["config_provider"][0]["prefix"].as_str(), Some("SPIN_VARIABLE"));
-        assert_eq!(parsed["key_value_store"]["default"]["path"].as_str(), Some("/data/kv.db"));
-        assert_eq!(parsed["sqlite_database"]["default"]["path"].as_str(), Some("from-p"));
+        assert_eq!(
+            parsed["config_provider"][0]["prefix"].as_str(),
+            Some("SPIN_VARIABLE")
+        );
+        assert_eq!(
+            parsed["key_value_store"]["default"]["path"].as_str(),
+            Some("/data/kv.db")
+        );
+        assert_eq!(
+            parsed["sqlite_database"]["default"]["path"].as_str(),
+            Some("from-p")
+        );
         let secret = with(&spec, |app| app.runtime_config_secret(&toml));
         let _: Secret = serde_json::from_value(secret.clone()).unwrap();
         let name = secret["metadata"]["name"].as_str().unwrap();

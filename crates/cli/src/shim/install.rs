@@ -31,6 +31,13 @@ pub struct InstallArgs {
     /// Remove the runtime from the config and the shim binary instead.
     #[arg(long)]
     pub uninstall: bool,
+    /// Then label this Kubernetes node `spindle.dev/containerd-shim-spindle=provisioned`
+    /// (the node installer DaemonSet passes its node's name).
+    #[arg(long, value_name = "NODE")]
+    pub label_node: Option<String>,
+    /// Then keep running until stopped (as a DaemonSet's container must).
+    #[arg(long)]
+    pub stay: bool,
 }
 
 /// `spindle node ...`.
@@ -49,8 +56,46 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
     };
     if !changed {
         println!("Nothing to do: the node is already as asked.");
-        return Ok(());
+    } else {
+        restart(&args)?;
     }
+    if let Some(node) = &args.label_node {
+        crate::kube::label_node(node)?;
+        println!(
+            "Labelled node {node} {}=provisioned",
+            spindle_kube::install::NODE_LABEL
+        );
+    }
+    if args.stay {
+        println!("Done; staying up until stopped.");
+        wait_for_termination();
+    }
+    Ok(())
+}
+
+/// Blocks until SIGTERM or SIGINT (a DaemonSet's container must not exit).
+fn wait_for_termination() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime starts");
+    runtime.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    });
+}
+
+fn restart(args: &InstallArgs) -> anyhow::Result<()> {
     match &args.restart_command {
         Some(cmd) => {
             println!("Restarting containerd: {cmd}");
@@ -238,18 +283,46 @@ fn backup_path(config: &Path) -> PathBuf {
 fn install_binary(dir: &Path) -> anyhow::Result<bool> {
     let me = std::env::current_exe().context("finding the spindle executable")?;
     let target = dir.join(SHIM_BINARY);
-    let bytes = std::fs::read(&me).with_context(|| format!("reading {}", me.display()))?;
-    if std::fs::read(&target).is_ok_and(|existing| existing == bytes) {
+    if same_contents(&me, &target) {
         println!("{} is up to date", target.display());
         return Ok(false);
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    write_atomic(&target, &bytes)?;
+    // Streamed (copy_file_range), not read into memory: the binary is ~80 MB and the node
+    // installer runs under a small memory limit.
+    let tmp = dir.join(format!(".{SHIM_BINARY}.spindle-tmp"));
+    std::fs::copy(&me, &tmp)
+        .with_context(|| format!("copying {} to {}", me.display(), tmp.display()))?;
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("making {} executable", target.display()))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("making {} executable", tmp.display()))?;
+    std::fs::rename(&tmp, &target).with_context(|| format!("replacing {}", target.display()))?;
     println!("Installed {}", target.display());
     Ok(true)
+}
+
+/// Whether two files have the same bytes, compared in chunks (false when either is missing).
+fn same_contents(a: &Path, b: &Path) -> bool {
+    use std::io::Read as _;
+    let (Ok(fa), Ok(fb)) = (std::fs::File::open(a), std::fs::File::open(b)) else {
+        return false;
+    };
+    match (fa.metadata(), fb.metadata()) {
+        (Ok(ma), Ok(mb)) if ma.len() == mb.len() => {}
+        _ => return false,
+    }
+    let (mut ra, mut rb) = (std::io::BufReader::new(fa), std::io::BufReader::new(fb));
+    let (mut ba, mut bb) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    loop {
+        let n = match ra.read(&mut ba) {
+            Ok(0) => return true,
+            Ok(n) => n,
+            Err(_) => return false,
+        };
+        if rb.read_exact(&mut bb[..n]).is_err() || ba[..n] != bb[..n] {
+            return false;
+        }
+    }
 }
 
 /// Replaces `path` with `bytes` through a temporary file beside it and a rename, keeping the

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod containerd;
+pub mod kubernetes;
 pub mod registry;
 
 use std::io::Read as _;
@@ -254,9 +255,26 @@ pub fn get(port: u16, path: &str) -> Result<Reply, String> {
     request(port, "GET", path, &[], b"")
 }
 
-/// One HTTP/1.1 request (no redirects followed), with a 60 s timeout.
+/// One HTTP/1.1 request to 127.0.0.1:`port` (no redirects followed), with a 60 s timeout.
 pub fn request(
     port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Reply, String> {
+    request_to(
+        &format!("http://127.0.0.1:{port}"),
+        method,
+        path,
+        headers,
+        body,
+    )
+}
+
+/// One HTTP/1.1 request to `base` (`http://host:port`), as [`request`].
+pub fn request_to(
+    base: &str,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
@@ -266,7 +284,7 @@ pub fn request(
         .redirects(0)
         .timeout(Duration::from_secs(60))
         .build();
-    let mut req = agent.request(method, &format!("http://127.0.0.1:{port}{path}"));
+    let mut req = agent.request(method, &format!("{base}{path}"));
     for (k, v) in headers {
         req = req.set(k, v);
     }

@@ -157,6 +157,7 @@ def manifest(kind: str, name: str, replicas: int, hello: str, busybox: str) -> s
     return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}}}\nspec:\n"
             f"  replicas: {replicas}\n  selector: {{matchLabels: {{bench-app: {name}}}}}\n"
             f"  template:\n    metadata: {{labels: {{bench-app: {name}}}}}\n    spec:\n"
+            f"      terminationGracePeriodSeconds: 2\n"
             f"      containers:\n      - name: httpd\n        image: {busybox}\n"
             f"        imagePullPolicy: IfNotPresent\n"
             f"        command: [/bin/busybox, httpd, -f, -p, '80', -h, /www]\n"
@@ -172,31 +173,45 @@ def serving(c: Cluster, kind: str, name: str, n: int) -> list[str] | None:
     return ips if all(get_ok(ip, path) for ip in ips) else None
 
 
-def first_200s(c: Cluster, kind: str, names: list[str], hello: str, busybox: str) -> list[float]:
-    """`kubectl apply` of one object per name → each one's first 200 (seconds after the apply
-    started), then deletes them and waits until their pods are gone."""
+CNI_IPS = Path("/var/lib/cni/networks/spindle-pods")  # host-local IPAM: one file per pod IP
+
+
+def cni_ips() -> set[str]:
+    return {p.name for p in CNI_IPS.iterdir() if p.name[0].isdigit()} if CNI_IPS.is_dir() else set()
+
+
+def first_200s(c: Cluster, kind: str, names: list[str], hello: str,
+               busybox: str) -> tuple[list[float], list[float]]:
+    """`kubectl apply` of one object per name, then (seconds after the apply started) each
+    one's first 200 from its pod IP as the API reports it, and the first 200s of the new pod
+    IPs the node's CNI allocated (when the pods themselves serve, before the kubelet reports
+    them). Deletes them and waits until their pods are gone."""
     label, path = KINDS[kind]
     doc = "---\n".join(manifest(kind, n, 1, hello, busybox) for n in names)
+    old_ips = cni_ips()
     t0 = time.perf_counter()
     c.kubectl("apply", "-f", "-", stdin=doc)
     done: dict[str, float] = {}
-    ips: dict[str, str] = {}
+    served: dict[str, float] = {}
     while len(done) < len(names):
         if time.perf_counter() - t0 > 180:
-            raise RuntimeError(f"{kind}: only {sorted(done)} of {names} answered within 180 s")
+            pods = c.kubectl("get", "pods", "-o", "wide", check=False)
+            events = c.kubectl("get", "events", "--sort-by=.lastTimestamp", check=False)
+            raise RuntimeError(f"{kind}: only {sorted(done)} of {names} answered within 180 s\n"
+                               f"{pods}\n{events[-3000:]}")
+        for ip in cni_ips() - old_ips - served.keys():
+            if get_ok(ip, path):
+                served[ip] = time.perf_counter() - t0
         for n in names:
             if n in done:
                 continue
-            if n not in ips:
-                ip = next(filter(None, map(pod_ip, c.pods(f"{label}={n}"))), None)
-                if not ip:
-                    continue
-                ips[n] = ip
-            if get_ok(ips[n], path):
+            ip = next(filter(None, map(pod_ip, c.pods(f"{label}={n}"))), None)
+            if ip and get_ok(ip, path):
                 done[n] = time.perf_counter() - t0
-        time.sleep(0.002 if len(ips) == len(names) else 0.01)
+                served.setdefault(ip, done[n])
+        time.sleep(0.002)
     delete(c, kind, names)
-    return [done[n] for n in names]
+    return [done[n] for n in names], sorted(served.values())[:len(names)]
 
 
 def delete(c: Cluster, kind: str, names: list[str]) -> None:
@@ -285,13 +300,14 @@ def main() -> None:
             first_200s(c, kind, [f"warm-{kind}"], hello, busybox)
         for r in range(a.rounds):
             for kind in KINDS:
-                t = first_200s(c, kind, [f"one-{kind}-{r}"], hello, busybox)[0]
-                records["first"][kind].append(t)
+                (t,), (served,) = first_200s(c, kind, [f"one-{kind}-{r}"], hello, busybox)
+                records["first"][kind].append({"api": t, "served": served})
                 names = [f"b{i}-{kind}-{r}" for i in range(a.batch)]
-                ts = first_200s(c, kind, names, hello, busybox)
-                records["batch"][kind].append({"last": max(ts), "median": statistics.median(ts)})
-                log(f"round {r + 1}/{a.rounds} {kind}: one {t * 1000:.0f} ms; {a.batch} at once, "
-                    f"last {max(ts) * 1000:.0f} ms")
+                ts, ss = first_200s(c, kind, names, hello, busybox)
+                records["batch"][kind].append({"last": max(ts), "median": statistics.median(ts),
+                                               "served_last": max(ss)})
+                log(f"round {r + 1}/{a.rounds} {kind}: one {t * 1000:.0f} ms (served {served * 1000:.0f}); "
+                    f"{a.batch} at once, last {max(ts) * 1000:.0f} ms (served {max(ss) * 1000:.0f})")
         for n in [int(x) for x in a.replicas.split(",")]:
             for r in range(a.mem_rounds):
                 for kind in KINDS:
@@ -315,11 +331,14 @@ def main() -> None:
 def render(rec: dict, out: Path) -> str:
     med = statistics.median
     ms = lambda xs: med(xs) * 1000  # noqa: E731
-    one_s, one_c = ms(rec["first"]["spinapp"]), ms(rec["first"]["container"])
-    last_s = ms([b["last"] for b in rec["batch"]["spinapp"]])
-    last_c = ms([b["last"] for b in rec["batch"]["container"]])
-    medb_s = ms([b["median"] for b in rec["batch"]["spinapp"]])
-    medb_c = ms([b["median"] for b in rec["batch"]["container"]])
+    def fig(kind: str, section: str, key: str) -> float:
+        return ms([r[key] for r in rec[section][kind]])
+
+    rows = {}
+    for name, section, key in [("one", "first", "api"), ("one_served", "first", "served"),
+                               ("last", "batch", "last"), ("median", "batch", "median"),
+                               ("last_served", "batch", "served_last")]:
+        rows[name] = (fig("container", section, key), fig("spinapp", section, key))
     verdict = lambda ratio, target: "met" if ratio <= target else f"missed ({ratio:.2f}×)"  # noqa: E731
     lines = [
         BEGIN,
@@ -337,12 +356,17 @@ def render(rec: dict, out: Path) -> str:
         "",
         "| row | container Deployment | SpinApp | ratio | target |",
         "|---|---|---|---|---|",
-        f"| `kubectl apply` → first 200, one app | {one_c:.0f} ms | {one_s:.0f} ms | {one_s / one_c:.2f}× "
-        f"| ≤ 0.5×: {verdict(one_s / one_c, 0.5)} |",
-        f"| ten apps in one apply → the last one's first 200 | {last_c:.0f} ms | {last_s:.0f} ms "
-        f"| {last_s / last_c:.2f}× | ≤ 0.5×: {verdict(last_s / last_c, 0.5)} |",
-        f"| same, the median of the ten | {medb_c:.0f} ms | {medb_s:.0f} ms | {medb_s / medb_c:.2f}× | |",
     ]
+    for key, label, target in [
+        ("one", "`kubectl apply` → first 200, one app (pod IP from the API)", 0.5),
+        ("one_served", "same, the pod's own first 200 (its IP from the node's CNI)", None),
+        ("last", "ten apps in one apply → the last one's first 200 (pod IPs from the API)", 0.5),
+        ("median", "same, the median of the ten", None),
+        ("last_served", "same, the tenth new pod's own first 200 (IPs from the CNI)", None),
+    ]:
+        c, s = rows[key]
+        goal = f"≤ 0.5×: {verdict(s / c, target)}" if target else ""
+        lines.append(f"| {label} | {c:.0f} ms | {s:.0f} ms | {s / c:.2f}× | {goal} |")
     for key in sorted({k.split("_x")[1] for k in rec["memory"]}, key=int):
         c = {m: med([r[m] for r in rec["memory"][f"container_x{key}"]]) for m in ("pss", "rss", "used")}
         s = {m: med([r[m] for r in rec["memory"][f"spinapp_x{key}"]]) for m in ("pss", "rss", "used")}

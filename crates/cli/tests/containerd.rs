@@ -13,12 +13,6 @@ use support::containerd::{Containerd, Task};
 use support::registry::Registry;
 use support::*;
 
-fn built(rel: &str) -> PathBuf {
-    let path = example(rel);
-    require_built(&path);
-    path
-}
-
 /// An app with files (`/static`), a key-value store and a required variable (`/caps`), and
 /// outbound HTTP to the host (`/fetch`).
 fn test_app(dir: &Path) -> PathBuf {
@@ -73,20 +67,6 @@ allowed_outbound_hosts = ["http://127.0.0.1:1024..65535"]
     )
     .unwrap();
     manifest
-}
-
-fn push(manifest: &Path, reference: &str) {
-    let (code, out, err) = run_spindle(
-        &[
-            "registry",
-            "push",
-            "-f",
-            manifest.to_str().unwrap(),
-            reference,
-        ],
-        manifest.parent().unwrap(),
-    );
-    assert_eq!(code, 0, "push: {out}\n{err}");
 }
 
 /// Waits until the app in a container answers on `port` (its health endpoint).

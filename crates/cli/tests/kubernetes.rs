@@ -22,26 +22,6 @@ const GROUP: &str = "core.spinkube.dev";
 const LEGACY: &str = "core.spinoperator.dev";
 const WAIT: Duration = Duration::from_secs(120);
 
-fn built(rel: &str) -> PathBuf {
-    let path = example(rel);
-    require_built(&path);
-    path
-}
-
-fn push(manifest: &Path, reference: &str) {
-    let (code, out, err) = run_spindle(
-        &[
-            "registry",
-            "push",
-            "-f",
-            manifest.to_str().unwrap(),
-            reference,
-        ],
-        manifest.parent().unwrap(),
-    );
-    assert_eq!(code, 0, "push {reference}: {out}\n{err}");
-}
-
 /// An app with two components: `caps` (key-value store, a plain variable and a required
 /// secret one) and `hello`.
 fn caps_app(dir: &Path) -> PathBuf {
@@ -361,29 +341,14 @@ fn spinapps_on_a_real_cluster() {
     );
 
     // --- Scale 3 → 1 (spec) → 3 (kubectl scale, through the scale subresource).
-    c.kubectl_ok(&[
-        "patch",
-        "spinapp",
-        "hello",
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"replicas":1}}"#,
-    ]);
+    c.patch(&["spinapp", "hello"], "merge", r#"{"spec":{"replicas":1}}"#);
     s.wait_serving(GROUP, "hello", 1, "/hello");
     c.kubectl_ok(&["scale", "spinapp", "hello", "--replicas", "3"]);
     s.wait_serving(GROUP, "hello", 3, "/hello");
 
     // --- An image update rolls out.
-    c.kubectl_ok(&[
-        "patch",
-        "spinapp",
-        "hello",
-        "--type",
-        "merge",
-        "-p",
-        &format!(r#"{{"spec":{{"image":"{reg}/kube/hello:v2"}}}}"#),
-    ]);
+    let v2 = format!(r#"{{"spec":{{"image":"{reg}/kube/hello:v2"}}}}"#);
+    c.patch(&["spinapp", "hello"], "merge", &v2);
     c.wait_for("hello: every pod runs v2", WAIT, || {
         let pods = c.pods(&format!("{GROUP}/app-name=hello"));
         let live: Vec<_> = pods
@@ -410,15 +375,9 @@ fn spinapps_on_a_real_cluster() {
     });
     s.wait_serving(GROUP, "hello", 3, "/hello");
     c.kubectl_ok(&["scale", "deploy", "hello", "--replicas", "1"]);
-    c.kubectl_ok(&[
-        "patch",
-        "deploy",
-        "hello",
-        "--type",
-        "json",
-        "-p",
-        r#"[{"op":"replace","path":"/spec/template/spec/runtimeClassName","value":"other"}]"#,
-    ]);
+    let edit =
+        r#"[{"op":"replace","path":"/spec/template/spec/runtimeClassName","value":"other"}]"#;
+    c.patch(&["deploy", "hello"], "json", edit);
     c.wait_for("hello: the edited Deployment is put back", WAIT, || {
         let d = c.get_json(&["deploy", "hello"])?;
         (d["spec"]["replicas"] == 3
@@ -457,8 +416,8 @@ fn spinapps_on_a_real_cluster() {
         assert_eq!(s.owned_count("svc", group, name), 1, "{name}");
         assert_eq!(
             s.owned_count("secret", group, name),
-            1,
-            "{name}: one runtime config Secret"
+            0,
+            "{name}: no runtime config, so no Secret"
         );
     }
     let logs = c.kubectl_ok(&["logs", "-n", "spindle-system", "deploy/spindle-operator"]);
@@ -601,15 +560,8 @@ spec: {{image: "{reg}/kube/hello:v1", replicas: 2, enableAutoscaling: true}}
     s.wait_warning("both", "InvalidSpec");
     assert_eq!(s.owned_count("deploy", GROUP, "both"), 0);
     // Fixing the spec fixes the app: autoscaling without replicas gets an HPA.
-    c.kubectl_ok(&[
-        "patch",
-        "spinapp",
-        "both",
-        "--type",
-        "json",
-        "-p",
-        r#"[{"op":"remove","path":"/spec/replicas"}]"#,
-    ]);
+    let fix = r#"[{"op":"remove","path":"/spec/replicas"}]"#;
+    c.patch(&["spinapp", "both"], "json", fix);
     let hpa = c.wait_for("both: an HPA", WAIT, || c.get_json(&["hpa", "both"]));
     assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "both");
     assert_eq!(hpa["apiVersion"], "autoscaling/v1");

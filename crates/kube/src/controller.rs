@@ -217,11 +217,42 @@ struct Problem {
     message: String,
 }
 
+/// What one reconcile found: the status to write, what is wrong (if anything), and when to
+/// look again.
+struct Outcome {
+    status: Option<SpinAppStatus>,
+    problem: Option<Problem>,
+    then: Action,
+}
+
+impl Outcome {
+    fn stop(status: &SpinAppStatus, problem: Problem, then: Action) -> Outcome {
+        Outcome {
+            status: Some(status.clone()),
+            problem: Some(problem),
+            then,
+        }
+    }
+}
+
+impl Problem {
+    fn new(reason: &'static str, message: String) -> Problem {
+        Problem { reason, message }
+    }
+}
+
 async fn reconcile(app: Arc<SpinAppObject>, ctx: Arc<Context>) -> Result<Action, Error> {
     if app.metadata.deletion_timestamp.is_some() {
         // The owned objects go with it (garbage collection).
         return Ok(Action::await_change());
     }
+    let outcome = realise(&app, &ctx).await?;
+    report(&app, &ctx, outcome.status, outcome.problem, outcome.then).await
+}
+
+/// The request path of a SpinApp, top to bottom: validate → executor → runtime config Secret
+/// → Deployment → Service → HPA → status from the Deployment and its pods.
+async fn realise(app: &SpinAppObject, ctx: &Context) -> Result<Outcome, Error> {
     let ns = app.namespace().unwrap_or_else(|| "default".into());
     let name = app.name_any();
     let owner = app
@@ -237,16 +268,20 @@ async fn reconcile(app: Arc<SpinAppObject>, ctx: Arc<Context>) -> Result<Action,
         spec: &app.spec,
     };
     if let Err(InvalidSpec(message)) = view.validate() {
-        let problem = Problem {
-            reason: "InvalidSpec",
-            message,
-        };
-        return report(&app, &ctx, None, Some(problem), Action::await_change()).await;
+        return Ok(Outcome {
+            status: None,
+            problem: Some(Problem::new("InvalidSpec", message)),
+            then: Action::await_change(),
+        });
     }
-    let executor = match find_executor(&app, &ctx, &ns).await? {
+    let executor = match find_executor(app, ctx, &ns).await? {
         Ok(executor) => executor,
         Err(problem) => {
-            return report(&app, &ctx, None, Some(problem), Action::requeue(RETRY)).await
+            return Ok(Outcome {
+                status: None,
+                problem: Some(problem),
+                then: Action::requeue(RETRY),
+            })
         }
     };
     let executor_name = executor.name_any();
@@ -256,66 +291,38 @@ async fn reconcile(app: Arc<SpinAppObject>, ctx: Arc<Context>) -> Result<Action,
     };
     if !executor.spec.create_deployment {
         // Something else realises the app (as spin-operator's non-deployment executors).
-        return report(&app, &ctx, Some(status), None, Action::await_change()).await;
+        return Ok(Outcome {
+            status: Some(status),
+            problem: None,
+            then: Action::await_change(),
+        });
     }
     let config = executor.spec.deployment_config.clone().unwrap_or_default();
 
     let secret_name = match &app.spec.runtime_config.load_from_secret {
-        Some(secret) => secret.clone(),
-        None => match runtime_config_secret(&view, &ctx, &ns).await? {
+        Some(secret) => Some(secret.clone()),
+        None => match runtime_config_secret(&view, ctx, &ns).await? {
             Ok(name) => name,
-            Err(problem) => {
-                return report(
-                    &app,
-                    &ctx,
-                    Some(status),
-                    Some(problem),
-                    Action::requeue(RETRY),
-                )
-                .await
-            }
+            Err(problem) => return Ok(Outcome::stop(&status, problem, Action::requeue(RETRY))),
         },
     };
-    let deployment = match view.deployment(&config, &secret_name) {
+    let deployment = match view.deployment(&config, secret_name.as_deref()) {
         Ok(d) => d,
         Err(InvalidSpec(message)) => {
-            let problem = Problem {
-                reason: "InvalidExecutor",
-                message: format!("SpinAppExecutor {ns}/{executor_name}: {message}"),
-            };
-            return report(
-                &app,
-                &ctx,
-                Some(status),
-                Some(problem),
-                Action::await_change(),
-            )
-            .await;
+            let message = format!("SpinAppExecutor {ns}/{executor_name}: {message}");
+            let problem = Problem::new("InvalidExecutor", message);
+            return Ok(Outcome::stop(&status, problem, Action::await_change()));
         }
     };
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
-    if let Some(problem) = foreign_owner(&deployments, &name, &app, "Deployment").await? {
-        return report(
-            &app,
-            &ctx,
-            Some(status),
-            Some(problem),
-            Action::requeue(RETRY),
-        )
-        .await;
+    let services: Api<Service> = Api::namespaced(ctx.client.clone(), &ns);
+    if let Some(problem) = foreign_owner(&deployments, &name, app, "Deployment").await? {
+        return Ok(Outcome::stop(&status, problem, Action::requeue(RETRY)));
+    }
+    if let Some(problem) = foreign_owner(&services, &name, app, "Service").await? {
+        return Ok(Outcome::stop(&status, problem, Action::requeue(RETRY)));
     }
     let deployment: Deployment = apply(&deployments, &name, &deployment).await?;
-    let services: Api<Service> = Api::namespaced(ctx.client.clone(), &ns);
-    if let Some(problem) = foreign_owner(&services, &name, &app, "Service").await? {
-        return report(
-            &app,
-            &ctx,
-            Some(status),
-            Some(problem),
-            Action::requeue(RETRY),
-        )
-        .await;
-    }
     let _: Service = apply(&services, &name, &view.service()).await?;
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(ctx.client.clone(), &ns);
     if app.spec.enable_autoscaling {
@@ -324,18 +331,8 @@ async fn reconcile(app: Arc<SpinAppObject>, ctx: Arc<Context>) -> Result<Action,
                 let _: HorizontalPodAutoscaler = apply(&hpas, &name, &hpa).await?;
             }
             Err(InvalidSpec(message)) => {
-                let problem = Problem {
-                    reason: "InvalidSpec",
-                    message,
-                };
-                return report(
-                    &app,
-                    &ctx,
-                    Some(status),
-                    Some(problem),
-                    Action::await_change(),
-                )
-                .await;
+                let problem = Problem::new("InvalidSpec", message);
+                return Ok(Outcome::stop(&status, problem, Action::await_change()));
             }
         }
     } else if let Some(hpa) = hpas
@@ -343,7 +340,7 @@ async fn reconcile(app: Arc<SpinAppObject>, ctx: Arc<Context>) -> Result<Action,
         .await
         .doing(|| format!("reading HPA {ns}/{name}"))?
     {
-        if owned_by(&hpa.metadata, &app) {
+        if owned_by(&hpa.metadata, app) {
             hpas.delete(&name, &DeleteParams::default())
                 .await
                 .doing(|| format!("deleting HPA {ns}/{name}"))?;
@@ -363,16 +360,12 @@ async fn reconcile(app: Arc<SpinAppObject>, ctx: Arc<Context>) -> Result<Action,
         .as_ref()
         .and_then(|s| s.ready_replicas)
         .unwrap_or(0);
-    let problem = pod_problem(&pods.items);
     status.conditions = deployment_conditions(&deployment);
-    report(
-        &app,
-        &ctx,
-        Some(status),
-        problem,
-        Action::requeue(Duration::from_secs(300)),
-    )
-    .await
+    Ok(Outcome {
+        status: Some(status),
+        problem: pod_problem(&pods.items),
+        then: Action::requeue(Duration::from_secs(300)),
+    })
 }
 
 /// The executor the app names, or the first in alphabetical order when it names none (then
@@ -434,12 +427,13 @@ async fn find_executor(
 }
 
 /// Writes the generated runtime config Secret (values of `valueFrom` options read from their
-/// ConfigMaps and Secrets) and deletes the ones it replaces. Returns its name.
+/// ConfigMaps and Secrets) and deletes the ones it replaces. Returns its name, or `None` when
+/// the app configures nothing.
 async fn runtime_config_secret(
     view: &App<'_>,
     ctx: &Context,
     ns: &str,
-) -> Result<Result<String, Problem>, Error> {
+) -> Result<Result<Option<String>, Problem>, Error> {
     let config = &view.spec.runtime_config;
     let mut values = BTreeMap::new();
     let options = config
@@ -475,13 +469,23 @@ async fn runtime_config_secret(
             }))
         }
     };
-    let secret = view.runtime_config_secret(&toml);
-    let name = secret["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    // Nothing configured: no file (variables come from the environment either way), and no
+    // Secret for the kubelet to fetch for every pod.
+    let name = (!config.is_empty()).then(|| {
+        let secret = view.runtime_config_secret(&toml);
+        (
+            secret["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            secret,
+        )
+    });
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    let _: Secret = apply(&secrets, &name, &secret).await?;
+    if let Some((name, secret)) = &name {
+        let _: Secret = apply(&secrets, name, secret).await?;
+    }
+    let name = name.map(|(name, _)| name);
     let selector = format!(
         "{}={},{}=true",
         view.name_label(),
@@ -492,7 +496,7 @@ async fn runtime_config_secret(
         .list_metadata(&ListParams::default().labels(&selector))
         .await
         .doing(|| format!("listing the runtime config Secrets of {ns}/{}", view.name))?;
-    for stale in old.items.iter().filter(|s| s.name_any() != name) {
+    for stale in old.items.iter().filter(|s| Some(s.name_any()) != name) {
         secrets
             .delete(&stale.name_any(), &DeleteParams::default())
             .await

@@ -160,7 +160,8 @@ pub struct RuntimeConfig {
 }
 
 impl RuntimeConfig {
-    fn is_empty(&self) -> bool {
+    /// Nothing configured: the app needs no runtime config file.
+    pub fn is_empty(&self) -> bool {
         self == &Self::default()
     }
 }

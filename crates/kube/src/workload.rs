@@ -96,10 +96,12 @@ impl App<'_> {
 
     /// The Deployment: one container running the app's image under the executor's
     /// RuntimeClass, or under Spin in a container when the executor names a `spinImage`.
+    /// `runtime_config_secret` is mounted at `/runtime-config.toml` (none when the app has no
+    /// runtime config: variables come from the environment either way).
     pub fn deployment(
         &self,
         executor: &ExecutorDeploymentConfig,
-        runtime_config_secret: &str,
+        runtime_config_secret: Option<&str>,
     ) -> Result<Value, InvalidSpec> {
         self.validate()?;
         let spec = self.spec;
@@ -140,16 +142,19 @@ impl App<'_> {
             }
         }
 
-        let mut mounts = vec![json!({
-            "name": "spin-runtime-config",
-            "mountPath": RUNTIME_CONFIG_PATH,
-            "subPath": RUNTIME_CONFIG_KEY,
-            "readOnly": true,
-        })];
-        let mut volumes = vec![json!({
-            "name": "spin-runtime-config",
-            "secret": {"secretName": runtime_config_secret, "defaultMode": 420},
-        })];
+        let (mut mounts, mut volumes) = (vec![], vec![]);
+        if let Some(secret) = runtime_config_secret {
+            mounts.push(json!({
+                "name": "spin-runtime-config",
+                "mountPath": RUNTIME_CONFIG_PATH,
+                "subPath": RUNTIME_CONFIG_KEY,
+                "readOnly": true,
+            }));
+            volumes.push(json!({
+                "name": "spin-runtime-config",
+                "secret": {"secretName": secret, "defaultMode": 420},
+            }));
+        }
         if !executor.ca_cert_secret.is_empty() {
             mounts.push(json!({
                 "name": "spin-ca",
@@ -180,6 +185,11 @@ impl App<'_> {
                 container["image"] = json!(spec.image);
                 container["command"] = json!(["/"]);
                 pod_spec["runtimeClassName"] = json!(class);
+                // A Wasm guest sees only the files its manifest maps from its own image, never
+                // the pod's: a service account token would be a Secret fetched and mounted
+                // for every pod for nothing (and, on kubelets limited to 5 API requests a
+                // second, a slower start).
+                pod_spec["automountServiceAccountToken"] = json!(false);
             }
             (None, Some(spin_image)) => {
                 container["image"] = json!(spin_image);
@@ -189,9 +199,10 @@ impl App<'_> {
                     "0.0.0.0:80".into(),
                     "-f".into(),
                     spec.image.clone(),
-                    "--runtime-config-file".into(),
-                    RUNTIME_CONFIG_PATH.into(),
                 ];
+                if runtime_config_secret.is_some() {
+                    args.extend(["--runtime-config-file".into(), RUNTIME_CONFIG_PATH.into()]);
+                }
                 for c in &spec.components {
                     args.extend(["--component-id".to_string(), c.clone()]);
                 }
@@ -464,7 +475,9 @@ imagePullSecrets: [{name: pull}]
 serviceAccountName: runner
 "#,
         );
-        let d = with(&spec, |app| app.deployment(&shim(), "hello-abc").unwrap());
+        let d = with(&spec, |app| {
+            app.deployment(&shim(), Some("hello-abc")).unwrap()
+        });
         let typed: Deployment = serde_json::from_value(d.clone()).expect("a valid Deployment");
         assert_eq!(typed.spec.as_ref().unwrap().replicas, Some(3));
         let pod = &d["spec"]["template"]["spec"];
@@ -505,6 +518,18 @@ serviceAccountName: runner
     }
 
     #[test]
+    fn no_runtime_config_no_mount_and_no_token() {
+        let spec = spec_from("image: reg/hello:v1\nreplicas: 1");
+        let d = with(&spec, |app| app.deployment(&shim(), None).unwrap());
+        let pod = &d["spec"]["template"]["spec"];
+        assert_eq!(pod["volumes"], json!([]));
+        assert!(pod["containers"][0]
+            .get("volumeMounts")
+            .is_none_or(|m| m == &json!([])));
+        assert_eq!(pod["automountServiceAccountToken"], false);
+    }
+
+    #[test]
     fn service_selects_ready_pods_on_http_app() {
         let spec = spec_from("image: reg/hello:v1");
         let s = with(&spec, |app| app.service());
@@ -520,7 +545,7 @@ serviceAccountName: runner
     #[test]
     fn autoscaling_leaves_replicas_to_the_hpa_and_refuses_both() {
         let spec = spec_from("image: i\nenableAutoscaling: true");
-        let d = with(&spec, |app| app.deployment(&shim(), "s").unwrap());
+        let d = with(&spec, |app| app.deployment(&shim(), Some("s")).unwrap());
         assert!(d["spec"].get("replicas").is_none());
         let hpa = with(&spec, |app| app.hpa().unwrap());
         assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "hello");
@@ -532,7 +557,7 @@ serviceAccountName: runner
             (json!(1), json!(10))
         );
         let both = spec_from("image: i\nenableAutoscaling: true\nreplicas: 2");
-        let err = with(&both, |app| app.deployment(&shim(), "s").unwrap_err());
+        let err = with(&both, |app| app.deployment(&shim(), Some("s")).unwrap_err());
         assert!(err.0.contains("remove spec.replicas"), "{err}");
         let zero = spec_from("image: i\nreplicas: 0");
         assert!(with(&zero, |app| app.validate()).is_err());
@@ -548,7 +573,7 @@ serviceAccountName: runner
             spin_image: Some("spin:3".into()),
             ..Default::default()
         };
-        let d = with(&spec, |app| app.deployment(&exec, "s").unwrap());
+        let d = with(&spec, |app| app.deployment(&exec, Some("s")).unwrap());
         let c = &d["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(c["image"], "spin:3");
         assert_eq!(

@@ -120,6 +120,14 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `kubectl patch OBJECT --type TYPE -p PATCH` (`merge` or `json`), which must succeed.
+    pub fn patch(&self, object: &[&str], kind: &str, patch: &str) {
+        let mut args = vec!["patch"];
+        args.extend_from_slice(object);
+        args.extend_from_slice(&["--type", kind, "-p", patch]);
+        self.kubectl_ok(&args);
+    }
+
     /// `kubectl apply -f -` of `yaml`, which must succeed.
     pub fn apply(&self, yaml: &str) -> String {
         let out = self.kubectl_with_input(&["apply", "-f", "-"], Some(yaml));

@@ -34,6 +34,28 @@ pub fn require_built(wasm: &Path) {
     );
 }
 
+/// `examples/REL`, which must have been built.
+pub fn built(rel: &str) -> PathBuf {
+    let path = example(rel);
+    require_built(&path);
+    path
+}
+
+/// `spindle registry push -f MANIFEST REFERENCE` (must succeed).
+pub fn push(manifest: &Path, reference: &str) {
+    let (code, out, err) = run_spindle(
+        &[
+            "registry",
+            "push",
+            "-f",
+            manifest.to_str().unwrap(),
+            reference,
+        ],
+        manifest.parent().unwrap(),
+    );
+    assert_eq!(code, 0, "push {reference}: {out}\n{err}");
+}
+
 /// A free port on 127.0.0.1 (bound then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

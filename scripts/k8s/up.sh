@@ -168,6 +168,10 @@ staticPodPath: $n/manifests
 cgroupsPerQOS: false
 enforceNodeAllocatable: []
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
+# The kubelet counts a disk as used when it is not available to it (reserved blocks too): a big
+# disk 70 % full read as 88 % here, and image GC (default 85 %) deleted imported images.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
 serializeImagePulls: false
 resolvConf: /etc/resolv.conf
 EOC

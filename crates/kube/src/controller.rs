@@ -94,6 +94,17 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         controller: FIELD_MANAGER.into(),
         instance: options.instance.clone(),
     };
+    let default_ns = client.default_namespace().to_string();
+    let version = client.apiserver_version().await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot reach the Kubernetes API server: {e} (help: check that the cluster is up and \
+             that KUBECONFIG, or the pod's service account, points at it)"
+        )
+    })?;
+    tracing::info!(
+        "connected to Kubernetes {} (default namespace {default_ns})",
+        version.git_version
+    );
     let mut controllers = Vec::new();
     for group in GROUPS {
         let apps = spinapp_resource(group);
@@ -101,12 +112,21 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
             Some(ns) => Api::namespaced_with(client.clone(), ns, &apps),
             None => Api::all_with(client.clone(), &apps),
         };
-        if let Err(e) = api.list_metadata(&ListParams::default().limit(1)).await {
-            tracing::warn!(
-                "not watching SpinApps in {group}: {e} (help: `spindle kube install | kubectl \
-                 apply -f -` installs the CRDs)"
-            );
-            continue;
+        match api.list_metadata(&ListParams::default().limit(1)).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {
+                tracing::warn!(
+                    "not watching SpinApps in {group}: its CRD is not installed (help: `spindle \
+                     kube install | kubectl apply -f -` installs the CRDs)"
+                );
+                continue;
+            }
+            Err(e) => {
+                anyhow::bail!(
+                    "cannot list SpinApps in {group}: {e} (help: the operator's ServiceAccount \
+                     needs the ClusterRole `spindle kube install` prints)"
+                )
+            }
         }
         for ns in &options.executor_namespaces {
             ensure_executors(&client, group, ns).await?;

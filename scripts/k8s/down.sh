@@ -29,10 +29,12 @@ if [ -S "$st/node/containerd.sock" ]; then
     for c in $("${ctr[@]}" containers ls -q 2>/dev/null); do "${ctr[@]}" containers rm "$c" >/dev/null 2>&1; done
 fi
 stop containerd
-# Shims still serving our containerd socket (matched by that path, killed by PID).
-for p in $(grep -l -a -- "-address $st/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
-    kill "$p" 2>/dev/null
-done
+# Shims still serving our containerd socket (matched by that path, killed by PID): SIGTERM,
+# then SIGKILL for those still there after 5 s (a shim whose containerd is gone can ignore it).
+shims() { grep -l -a -- "-address $st/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3; }
+for p in $(shims); do kill "$p" 2>/dev/null; done
+for _ in $(seq 1 50); do [ -z "$(shims)" ] && break; sleep 0.1; done
+for p in $(shims); do kill -9 "$p" 2>/dev/null; done
 for d in scheduler controller-manager apiserver etcd; do stop "$d"; done
 findmnt -rn -o TARGET | grep "^$st/" | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
 ip link show spindlecni0 >/dev/null 2>&1 && ip link del spindlecni0

@@ -193,10 +193,7 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
 async fn ensure_executors(client: &Client, group: &str, ns: &str) -> anyhow::Result<()> {
     let api: Api<ExecutorObject> =
         Api::namespaced_with(client.clone(), ns, &executor_resource(group));
-    for doc in crate::install::executors(ns) {
-        if doc["apiVersion"].as_str() != Some(&format!("{group}/{}", crate::crd::VERSION)) {
-            continue;
-        }
+    for doc in crate::install::executors(group, ns) {
         let executor: ExecutorObject = serde_json::from_value(doc)?;
         let name = executor.name_any();
         match api
@@ -446,14 +443,13 @@ async fn find_executor(
     Ok(Ok(first))
 }
 
-/// Writes the generated runtime config Secret (values of `valueFrom` options read from their
-/// ConfigMaps and Secrets) and deletes the ones it replaces. Returns its name, or `None` when
-/// the app configures nothing.
-async fn runtime_config_secret(
+/// The app's `runtime-config.toml`, with the values of `valueFrom` options read from their
+/// ConfigMaps and Secrets.
+async fn runtime_config_file(
     view: &App<'_>,
     ctx: &Context,
     ns: &str,
-) -> Result<Result<Option<String>, Problem>, Error> {
+) -> Result<Result<String, Problem>, Error> {
     let config = &view.spec.runtime_config;
     let mut values = BTreeMap::new();
     let options = config
@@ -467,45 +463,44 @@ async fn runtime_config_secret(
                 Ok(value) => values.insert(source_key(from), value),
                 Err(message) => {
                     let message = format!("runtimeConfig option `{}`: {message}", option.name);
-                    return Ok(Err(Problem {
-                        reason: "RuntimeConfigError",
-                        message,
-                    }));
+                    return Ok(Err(Problem::new("RuntimeConfigError", message)));
                 }
             };
         }
     }
-    let toml = match runtime_config_toml(config, |_, from| {
+    let toml = runtime_config_toml(config, |_, from| {
         values
             .get(&source_key(from))
             .cloned()
             .ok_or_else(|| InvalidSpec("a valueFrom names neither a ConfigMap nor a Secret".into()))
-    }) {
-        Ok(toml) => toml,
-        Err(InvalidSpec(message)) => {
-            return Ok(Err(Problem {
-                reason: "RuntimeConfigError",
-                message,
-            }))
-        }
-    };
-    // Nothing configured: no file (variables come from the environment either way), and no
-    // Secret for the kubelet to fetch for every pod.
-    let name = (!config.is_empty()).then(|| {
-        let secret = view.runtime_config_secret(&toml);
-        (
-            secret["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            secret,
-        )
     });
+    Ok(toml.map_err(|InvalidSpec(message)| Problem::new("RuntimeConfigError", message)))
+}
+
+/// Writes the generated runtime config Secret and deletes the ones it replaces. Returns its
+/// name, or `None` when the app configures nothing: then there is no file (variables come
+/// from the environment either way) and no Secret for the kubelet to fetch for every pod.
+async fn runtime_config_secret(
+    view: &App<'_>,
+    ctx: &Context,
+    ns: &str,
+) -> Result<Result<Option<String>, Problem>, Error> {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    if let Some((name, secret)) = &name {
-        let _: Secret = apply(&secrets, name, secret).await?;
-    }
-    let name = name.map(|(name, _)| name);
+    let name = if view.spec.runtime_config.is_empty() {
+        None
+    } else {
+        let toml = match runtime_config_file(view, ctx, ns).await? {
+            Ok(toml) => toml,
+            Err(problem) => return Ok(Err(problem)),
+        };
+        let secret = view.runtime_config_secret(&toml);
+        let name = secret["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let _: Secret = apply(&secrets, &name, &secret).await?;
+        Some(name)
+    };
     let selector = format!(
         "{}={},{}=true",
         view.name_label(),

@@ -209,20 +209,19 @@ fn reach_api_server(pod: &mut Value, o: &InstallOptions) {
 }
 
 /// The executors `spindle operator --executor-namespace NS` creates in `NS` when they are
-/// missing, in both groups. They are not in `spindle kube install`'s output because `kubectl
+/// missing, in the API group `group` (it does so for both groups). They are not in `spindle kube install`'s output because `kubectl
 /// apply` cannot create objects of a kind whose CRD is in the same apply.
-pub fn executors(namespace: &str) -> Vec<Value> {
-    let mut docs = Vec::new();
-    for group in GROUPS {
-        for name in EXECUTORS {
-            docs.push(json!({
+pub fn executors(group: &str, namespace: &str) -> Vec<Value> {
+    EXECUTORS
+        .iter()
+        .map(|name| {
+            json!({
                 "apiVersion": format!("{group}/{VERSION}"), "kind": "SpinAppExecutor",
                 "metadata": {"name": name, "namespace": namespace},
                 "spec": {"createDeployment": true, "deploymentConfig": {"runtimeClassName": RUNTIME_CLASS}},
-            }));
-        }
-    }
-    docs
+            })
+        })
+        .collect()
 }
 
 fn parent(path: &str) -> String {
@@ -275,8 +274,9 @@ mod tests {
                 .count(),
             4
         );
-        let executors: Vec<(String, String)> = executors("default")
+        let executors: Vec<(String, String)> = GROUPS
             .iter()
+            .flat_map(|group| executors(group, "default"))
             .filter(|d| d["kind"] == "SpinAppExecutor")
             .map(|d| {
                 (

@@ -290,13 +290,13 @@ fn install_binary(dir: &Path) -> anyhow::Result<bool> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     // Streamed (copy_file_range), not read into memory: the binary is ~80 MB and the node
     // installer runs under a small memory limit.
-    let tmp = dir.join(format!(".{SHIM_BINARY}.spindle-tmp"));
-    std::fs::copy(&me, &tmp)
-        .with_context(|| format!("copying {} to {}", me.display(), tmp.display()))?;
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("making {} executable", tmp.display()))?;
-    std::fs::rename(&tmp, &target).with_context(|| format!("replacing {}", target.display()))?;
+    replace_via_temp(&target, |tmp| {
+        std::fs::copy(&me, tmp)
+            .with_context(|| format!("copying {} to {}", me.display(), tmp.display()))?;
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("making {} executable", tmp.display()))
+    })?;
     println!("Installed {}", target.display());
     Ok(true)
 }
@@ -328,6 +328,22 @@ fn same_contents(a: &Path, b: &Path) -> bool {
 /// Replaces `path` with `bytes` through a temporary file beside it and a rename, keeping the
 /// file's permissions.
 pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    replace_via_temp(path, |tmp| {
+        std::fs::write(tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        // Keep the original file's permissions.
+        if let Ok(meta) = std::fs::metadata(path) {
+            let _ = std::fs::set_permissions(tmp, meta.permissions());
+        }
+        Ok(())
+    })
+}
+
+/// Replaces `path` atomically: `fill` writes the new file at a temporary path beside it, which
+/// is then renamed over `path`.
+fn replace_via_temp(
+    path: &Path,
+    fill: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -336,11 +352,7 @@ pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         ".{}.spindle-tmp",
         path.file_name().unwrap_or_default().to_string_lossy()
     ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    // Keep the original file's permissions.
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(&tmp, meta.permissions());
-    }
+    fill(&tmp)?;
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
 }
 

@@ -31,7 +31,15 @@ fi
 stop containerd
 # Shims still serving our containerd socket (matched by that path, killed by PID): SIGTERM,
 # then SIGKILL for those still there after 5 s (a shim whose containerd is gone can ignore it).
-shims() { grep -l -a -- "-address $st/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3; }
+# (cmdline's arguments are NUL-separated: read as "ARG0 ARG1 ..." before matching.)
+shims() {
+    local c
+    for c in /proc/[0-9]*/cmdline; do
+        case "$( { tr '\0' ' ' < "$c"; } 2>/dev/null)" in
+            *"-address $st/node/containerd.sock"*) c=${c#/proc/}; echo "${c%/cmdline}" ;;
+        esac
+    done
+}
 for p in $(shims); do kill "$p" 2>/dev/null; done
 for _ in $(seq 1 50); do [ -z "$(shims)" ] && break; sleep 0.1; done
 for p in $(shims); do kill -9 "$p" 2>/dev/null; done

@@ -7,21 +7,22 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use spindle_manifest::locked::{ContentRef, Executor, HttpTarget, LockedApp, LockedComponent};
 use wasmtime::component::{Component, Linker};
-use wasmtime_wasi_http::handler::ProxyPre;
 
 use crate::allowed_hosts::AllowedHosts;
 use crate::cache::CompileCache;
 use crate::capabilities::{AppCapabilities, CapabilityOptions, ComponentGrants};
 use crate::engine::SpindleEngine;
-use crate::handler::{ComponentHandler, HandlerKind, InstanceReuse};
-use crate::outbound::{AppLinks, OutboundConfig};
-use crate::sandbox::{InstanceState, LogSinks, Sandbox};
+use crate::handlers::{ComponentHandler, Execution, InstanceReuse, Program};
+use crate::outbound::{AppLinks, ChainTarget, OutboundConfig};
+use crate::sandbox::{InstanceState, InstanceTemplate, LogSinks};
 
 /// How to load and run an app.
 #[derive(Debug, Clone)]
@@ -138,7 +139,12 @@ impl App {
             handlers.insert(component_id.clone(), handler);
         }
         // Service chaining (`http://<id>.spin.internal`) reaches every loaded handler.
-        links.set_components(handlers.clone());
+        links.set_components(
+            handlers
+                .iter()
+                .map(|(id, h)| (id.clone(), Arc::new(h.clone()) as Arc<dyn ChainTarget>))
+                .collect(),
+        );
         Ok(Self {
             locked,
             handlers,
@@ -171,6 +177,8 @@ pub(crate) fn host_linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<In
     Ok(linker)
 }
 
+/// Loads one component: its instance template (grants, files, outbound policy), its code
+/// (compiled or from the cache), and a [`ComponentHandler`] for its handler export.
 #[allow(clippy::too_many_arguments)]
 fn load_component(
     engine: &SpindleEngine,
@@ -182,23 +190,35 @@ fn load_component(
     options: &RuntimeOptions,
     files_dir: &Path,
 ) -> anyhow::Result<ComponentHandler> {
-    if let Executor::Wagi { argv, entrypoint } = executor {
-        let bytes = read_content(&component.source.content, "source")?;
-        let mut sandbox = component_sandbox(engine, component, grants, options, files_dir)?;
-        sandbox.set_outbound(outbound);
-        let wagi = crate::wagi::WagiHandler::new(
-            &engine.engine,
-            linker,
-            &bytes,
-            sandbox,
-            argv,
-            entrypoint,
-            options.request_timeout,
-        )?;
-        return Ok(ComponentHandler::wagi(wagi));
-    }
+    let mut template = instance_template(engine, component, grants, options, files_dir)?;
+    template.set_outbound(outbound);
+    let execution = Execution::new(engine.engine.clone(), template, options.request_timeout);
+    let (bytes, compiled);
+    let program = match executor {
+        Executor::Wagi { argv, entrypoint } => {
+            bytes = read_content(&component.source.content, "source")?;
+            Program::Wagi {
+                bytes: &bytes,
+                argv,
+                entrypoint,
+            }
+        }
+        Executor::Http => {
+            compiled = compile(engine, component, options)?;
+            Program::Component(&compiled)
+        }
+    };
+    ComponentHandler::load(program, linker, execution, options.reuse)
+}
+
+/// The component's compiled code, through the cache.
+fn compile(
+    engine: &SpindleEngine,
+    component: &LockedComponent,
+    options: &RuntimeOptions,
+) -> anyhow::Result<Component> {
     let read = || componentize_if_needed(read_content(&component.source.content, "source")?);
-    let compiled = match component.source.content.local_path() {
+    match component.source.content.local_path() {
         // With dependencies, the compiled code is the composition's: keyed by its bytes.
         _ if !component.dependencies.is_empty() => {
             let composed = crate::compose::compose_dependencies(component, read()?)?;
@@ -229,96 +249,45 @@ fn load_component(
                 })
         }
         _ => options.cache.load(&engine.engine, &read()?),
-    }?;
-
-    let kind = handler_kind(&engine.engine, &compiled)?;
-
-    let mut linker = linker.clone();
-    if kind == HandlerKind::WasiHttpRc {
-        crate::wasi_rc_2023_11_10::add_to_linker(&mut linker)?;
     }
-    let stubbed = crate::unsupported::link_unsupported(&mut linker, &engine.engine, &compiled)?;
-    let (denied, stubbed): (Vec<String>, Vec<String>) = stubbed
-        .into_iter()
-        .partition(|name| name.starts_with(crate::compose::DENIED_PREFIX));
-    if !stubbed.is_empty() {
-        tracing::warn!(
-            "component `{}` imports interfaces Spindle does not provide yet; calling them fails \
-             the request: {}",
-            component.id,
-            stubbed.join(", ")
-        );
-    }
-    if !denied.is_empty() {
-        tracing::info!(
-            "component `{}`: its dependencies do not inherit its configuration, so their calls \
-             to these interfaces are denied: {}",
-            component.id,
-            denied
-                .iter()
-                .map(|d| d.trim_start_matches(crate::compose::DENIED_PREFIX))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    let instance_pre = linker
-        .instantiate_pre(&compiled)
-        .map_err(|e| anyhow::anyhow!("{e:#}"))
-        .context("linking the component against the host")?;
-    let mut sandbox = component_sandbox(engine, component, grants, options, files_dir)?;
-    sandbox.set_outbound(outbound);
-    if kind == HandlerKind::WasiHttpRc {
-        let pre = crate::wasi_rc_2023_11_10::RcProxyPre::new(instance_pre)?;
-        return Ok(ComponentHandler::rc(
-            engine.engine.clone(),
-            pre,
-            sandbox,
-            options.request_timeout,
-        ));
-    }
-    if kind == HandlerKind::LegacyHttp {
-        let pre = crate::legacy_http::HttpTriggerPre::new(instance_pre)
-            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-        return Ok(ComponentHandler::legacy(
-            crate::legacy_http::LegacyHttpHandler::new(
-                engine.engine.clone(),
-                pre,
-                sandbox,
-                options.request_timeout,
-            ),
-        ));
-    }
-    let pre = match kind {
-        HandlerKind::WasiHttpP2 => ProxyPre::P2(
-            wasmtime_wasi_http::p2::bindings::ProxyPre::new(instance_pre)
-                .map_err(|e| anyhow::anyhow!("{e:#}"))?,
-        ),
-        HandlerKind::WasiHttpP3 => ProxyPre::P3(
-            wasmtime_wasi_http::p3::bindings::ServicePre::new(instance_pre)
-                .map_err(|e| anyhow::anyhow!("{e:#}"))?,
-        ),
-        HandlerKind::Wagi | HandlerKind::LegacyHttp | HandlerKind::WasiHttpRc => {
-            unreachable!("handled above / handler_kind never returns Wagi")
-        }
-    };
-    Ok(ComponentHandler::new(
-        engine.engine.clone(),
-        pre,
-        kind,
-        sandbox,
-        options.reuse,
-        options.request_timeout,
-    ))
 }
 
-/// The sandbox of one component: its environment, staged files, logs and grants.
-fn component_sandbox(
+impl ChainTarget for ComponentHandler {
+    fn handle_chained<'a>(
+        &'a self,
+        caller: &'a str,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+    ) -> Pin<Box<dyn Future<Output = http::Response<wasmtime_wasi_http::WasiBody>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            let (method, path) = (request.method().clone(), request.uri().path().to_string());
+            match self.handle(request).await {
+                Ok(response) => response,
+                Err(error) => {
+                    tracing::error!(
+                        "component `{}` failed handling a request chained from `{caller}` \
+                         ({method} {path}): {error}",
+                        self.component_id()
+                    );
+                    crate::handlers::response(
+                        http::StatusCode::INTERNAL_SERVER_ERROR,
+                        Default::default(),
+                        Default::default(),
+                    )
+                }
+            }
+        })
+    }
+}
+
+/// The instance template of one component: its environment, staged files, logs and grants.
+fn instance_template(
     engine: &SpindleEngine,
     component: &LockedComponent,
     grants: ComponentGrants,
     options: &RuntimeOptions,
     files_dir: &Path,
-) -> anyhow::Result<Sandbox> {
+) -> anyhow::Result<InstanceTemplate> {
     let direct = options.direct_mounts.get(&component.id);
     let files_root = match direct {
         Some(_) => None,
@@ -333,7 +302,7 @@ fn component_sandbox(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let mut sandbox = Sandbox::new(
+    let mut template = InstanceTemplate::new(
         &component.id,
         env,
         files_root,
@@ -341,11 +310,11 @@ fn component_sandbox(
         engine.options.max_instance_memory,
         grants,
     )?;
-    sandbox.set_files_writable(options.allow_transient_write);
+    template.set_files_writable(options.allow_transient_write);
     if let Some(mounts) = direct {
-        sandbox.set_direct_mounts(mounts.clone());
+        template.set_direct_mounts(mounts.clone());
     }
-    Ok(sandbox)
+    Ok(template)
 }
 
 fn is_digest_only(content: &ContentRef) -> bool {
@@ -412,56 +381,6 @@ fn componentize_if_needed(bytes: Vec<u8>) -> anyhow::Result<Vec<u8>> {
                  metadata"
             )
         })
-}
-
-/// Finds the component's HTTP handler export. Extra exports are fine; two handlers are not.
-fn handler_kind(engine: &wasmtime::Engine, component: &Component) -> anyhow::Result<HandlerKind> {
-    let mut found = Vec::new();
-    let mut names = Vec::new();
-    for (name, _) in component.component_type().exports(engine) {
-        names.push(name.to_string());
-        if name == crate::wasi_rc_2023_11_10::EXPORT {
-            found.push((HandlerKind::WasiHttpRc, name.to_string()));
-        } else if let Some(version) = name.strip_prefix("wasi:http/incoming-handler@") {
-            if version.starts_with("0.2.") && !version.contains("-rc-") {
-                found.push((HandlerKind::WasiHttpP2, name.to_string()));
-            } else {
-                bail!(
-                    "the component exports {name}; this pre-release wasi:http version is not \
-                     supported (help: rebuild with a current SDK that targets wasi:http 0.2.x)"
-                );
-            }
-        } else if let Some(version) = name.strip_prefix("wasi:http/handler@") {
-            if let Some(refusal) = crate::wasip3_rc::unsupported_rc(name) {
-                bail!("{refusal}");
-            }
-            if version.starts_with("0.3.") {
-                found.push((HandlerKind::WasiHttpP3, name.to_string()));
-            }
-        } else if name == crate::legacy_http::EXPORT {
-            found.push((HandlerKind::LegacyHttp, name.to_string()));
-        }
-    }
-    match found.as_slice() {
-        [(kind, _)] => Ok(*kind),
-        [] => bail!(
-            "the component exports no HTTP handler (expected wasi:http/incoming-handler@0.2.x or \
-             @0.2.0-rc-2023-11-10, wasi:http/handler@0.3.x or fermyon:spin/inbound-http); it \
-             exports: {}",
-            if names.is_empty() {
-                "nothing".to_string()
-            } else {
-                names.join(", ")
-            }
-        ),
-        many => bail!(
-            "the component exports more than one HTTP handler: {}",
-            many.iter()
-                .map(|(_, n)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
 }
 
 /// Copies (hard-links where possible) the component's `files` into `root`, mounted read-only
@@ -541,36 +460,6 @@ fn stage_files(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn kind_of_export(name: &str) -> anyhow::Result<HandlerKind> {
-        let engine = wasmtime::Engine::default();
-        let wasm = wat::parse_str(format!(
-            r#"(component (instance $h) (export "{name}" (instance $h)))"#
-        ))
-        .unwrap();
-        let wasm = crate::wasip3_rc::rename(&wasm).unwrap();
-        handler_kind(&engine, &Component::new(&engine, &wasm).unwrap())
-    }
-
-    #[test]
-    fn wasip3_release_candidates_run_as_0_3_0_or_are_refused_with_help() {
-        let rc = kind_of_export("wasi:http/handler@0.3.0-rc-2026-03-15").unwrap();
-        assert_eq!(rc, HandlerKind::WasiHttpP3);
-        for old in [
-            "0.3.0-rc-2026-01-06",
-            "0.3.0-rc-2025-09-16",
-            "0.3.0-rc-2025-08-15",
-        ] {
-            let err = kind_of_export(&format!("wasi:http/handler@{old}")).unwrap_err();
-            let err = format!("{err:#}");
-            assert!(
-                err.contains("a WASIp3 release candidate that Spindle does not run")
-                    && err.contains("0.3.0-rc-2026-03-15")
-                    && err.contains("help: rebuild"),
-                "{err}"
-            );
-        }
-    }
 
     #[test]
     fn reads_file_sources_whose_paths_need_percent_encoding() {

@@ -17,15 +17,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock, Weak};
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::allowed_hosts::{is_self_host, service_chaining_target, AllowedHosts};
 use crate::capabilities::runtime_config::OutboundHttpConfig;
 use crate::client_tls::ClientTls;
-use crate::handler::ComponentHandler;
 
 /// Serves requests a component makes to its own app (`http://self/...`): the HTTP trigger
 /// implements this with its router, so the runtime needs no dependency on it.
@@ -38,17 +36,28 @@ pub trait SelfRequestHandler: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = http::Response<WasiBody>> + Send>>;
 }
 
+/// A component that service-chaining requests (`http://<id>.spin.internal`) reach: the app
+/// implements it with the component's handler, so this module needs no dependency on it.
+pub trait ChainTarget: Send + Sync + 'static {
+    /// Runs a request chained from component `caller`. Never fails: errors are responses.
+    fn handle_chained<'a>(
+        &'a self,
+        caller: &'a str,
+        request: http::Request<WasiBody>,
+    ) -> Pin<Box<dyn Future<Output = http::Response<WasiBody>> + Send + 'a>>;
+}
+
 /// What every instance of an app can reach through outbound HTTP: the app's component handlers
 /// (service chaining) and its router (`self` requests). Filled in once the app is loaded.
 #[derive(Default)]
 pub struct AppLinks {
-    components: OnceLock<HashMap<String, ComponentHandler>>,
+    components: OnceLock<HashMap<String, Arc<dyn ChainTarget>>>,
     self_handler: OnceLock<Arc<dyn SelfRequestHandler>>,
 }
 
 impl AppLinks {
     /// Sets the component handlers (once, after every component is loaded).
-    pub(crate) fn set_components(&self, handlers: HashMap<String, ComponentHandler>) {
+    pub(crate) fn set_components(&self, handlers: HashMap<String, Arc<dyn ChainTarget>>) {
         let _ = self.components.set(handlers);
     }
 
@@ -57,7 +66,7 @@ impl AppLinks {
         let _ = self.self_handler.set(handler);
     }
 
-    fn component(&self, id: &str) -> Option<ComponentHandler> {
+    fn component(&self, id: &str) -> Option<Arc<dyn ChainTarget>> {
         self.components.get()?.get(id).cloned()
     }
 }
@@ -263,18 +272,9 @@ impl WasiHttpHooks for OutboundHttp {
                         );
                         return Err(HttpError::DestinationNotFound);
                     };
-                    let request = chained_request(request);
-                    let response = match handler.handle(request).await {
-                        Ok(response) => response,
-                        Err(error) => {
-                            tracing::error!(
-                                "component `{target}` failed handling a request chained from \
-                                 `{caller}` ({}): {error:#}",
-                                display_url(&uri)
-                            );
-                            empty_response(http::StatusCode::INTERNAL_SERVER_ERROR)
-                        }
-                    };
+                    let response = handler
+                        .handle_chained(&caller, chained_request(request))
+                        .await;
                     Ok((response, done()))
                 })
             }
@@ -303,16 +303,6 @@ impl WasiHttpHooks for OutboundHttp {
 
 fn done() -> IoFuture {
     Box::new(async { Ok(()) })
-}
-
-fn empty_response(status: http::StatusCode) -> http::Response<WasiBody> {
-    let mut response = http::Response::new(
-        Full::new(Bytes::new())
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *response.status_mut() = status;
-    response
 }
 
 /// `scheme://authority/path` of a request, without the query (which may carry secrets).
@@ -357,6 +347,8 @@ fn set_chaining_headers(headers: &mut HeaderMap, full_url: &str, path: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
+    use http_body_util::Full;
 
     #[test]
     fn chained_requests_look_like_a_private_route() {

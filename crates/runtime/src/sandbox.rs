@@ -1,5 +1,6 @@
 //! What one component instance can see: the per-instance [`InstanceState`] kept in the wasmtime
-//! `Store`, and the [`Sandbox`] it is built from (env, read-only files, captured stdio).
+//! `Store`, and the per-component [`InstanceTemplate`] every instance's state is made from (env,
+//! read-only files, captured stdio, grants).
 //!
 //! Deny by default: an instance gets no host environment, no host files except its own mounted
 //! `files`, no sockets, and no outbound HTTP.
@@ -72,7 +73,7 @@ pub struct DirectMount {
 
 /// The resolved grants of one component, built once when the app loads and turned into a fresh
 /// [`InstanceState`] for every instance.
-pub struct Sandbox {
+pub struct InstanceTemplate {
     component_id: Arc<str>,
     env: Vec<(String, String)>,
     /// A host directory holding exactly the component's files, mounted read-only at `/`.
@@ -89,8 +90,8 @@ pub struct Sandbox {
     files_writable: bool,
 }
 
-impl Sandbox {
-    /// A sandbox for `component_id` with the given environment, file root and log sinks.
+impl InstanceTemplate {
+    /// The template for `component_id` with the given environment, file root and log sinks.
     pub fn new(
         component_id: &str,
         env: Vec<(String, String)>,
@@ -113,7 +114,7 @@ impl Sandbox {
         })
     }
 
-    /// The component this sandbox belongs to.
+    /// The component this template belongs to.
     pub fn component_id(&self) -> &str {
         &self.component_id
     }
@@ -206,13 +207,7 @@ impl Sandbox {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(self.max_memory)
-                .instances(1000)
-                .tables(1000)
-                .memories(1000)
-                .trap_on_grow_failure(false)
-                .build(),
+            limits: self.store_limits(),
             outbound: OutboundHttp::new(self.component_id.clone(), self.outbound.clone()),
             deadline: None,
             caps: self.grants.instance_state(),
@@ -220,13 +215,31 @@ impl Sandbox {
     }
 }
 
+/// What a store's data must give [`new_store`]: its limits and its request's deadline.
+pub(crate) trait StoreBounds: Send + 'static {
+    /// Memory and table limits of the instance.
+    fn limits(&mut self) -> &mut StoreLimits;
+    /// When the request being handled must be finished.
+    fn deadline(&self) -> Option<Instant>;
+}
+
+impl StoreBounds for InstanceState {
+    fn limits(&mut self) -> &mut StoreLimits {
+        &mut self.limits
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+}
+
 /// A store for one instance with `state`: its memory limits, and an epoch callback that traps
-/// once `state.deadline` has passed and otherwise yields, so a busy guest never holds a runtime
-/// thread for more than one tick.
-pub(crate) fn new_store(engine: &wasmtime::Engine, state: InstanceState) -> Store<InstanceState> {
+/// once the state's deadline has passed and otherwise yields, so a busy guest never holds a
+/// runtime thread for more than one tick.
+pub(crate) fn new_store<T: StoreBounds>(engine: &wasmtime::Engine, state: T) -> Store<T> {
     let mut store = Store::new(engine, state);
-    store.limiter(|s| &mut s.limits);
-    store.epoch_deadline_callback(|ctx| match ctx.data().deadline {
+    store.limiter(|s| s.limits());
+    store.epoch_deadline_callback(|ctx| match ctx.data().deadline() {
         Some(deadline) if Instant::now() >= deadline => Ok(UpdateDeadline::Interrupt),
         _ => Ok(UpdateDeadline::Yield(1)),
     });

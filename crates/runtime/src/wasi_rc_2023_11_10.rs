@@ -1710,7 +1710,7 @@ mod tests {
     use crate::allowed_hosts::AllowedHosts;
     use crate::capabilities::{AppCapabilities, CapabilityOptions};
     use crate::engine::{EngineOptions, SpindleEngine};
-    use crate::sandbox::{LogSinks, Sandbox};
+    use crate::sandbox::{InstanceTemplate, LogSinks};
 
     /// A componentize-py 0.7.1 guest (tests/guests/rc-2023-11-10/app.py).
     const GUEST: &str = concat!(
@@ -1744,7 +1744,7 @@ mod tests {
     }
 
     /// A sandbox for a component `rc` with no grants, as the app makes one.
-    fn sandbox(state_dir: &std::path::Path) -> Sandbox {
+    fn sandbox(state_dir: &std::path::Path) -> InstanceTemplate {
         let locked = serde_json::json!({
             "spin_lock_version": 1,
             "triggers": [],
@@ -1765,7 +1765,7 @@ mod tests {
             quiet: true,
             ..LogSinks::default()
         };
-        Sandbox::new("rc", Vec::new(), None, &logs, 256 << 20, grants).unwrap()
+        InstanceTemplate::new("rc", Vec::new(), None, &logs, 256 << 20, grants).unwrap()
     }
 
     #[test]

@@ -1,245 +1,29 @@
-//! The Wagi executor (`executor = { type = "wagi" }`): a WASI command run CGI-style, once per
-//! request.
-//!
-//! The program is a wasip1 core module (its `entrypoint`, default `_start`) or a `wasi:cli/run`
-//! component. It gets the CGI variables Spin/Wagi set (`REQUEST_METHOD`, `PATH_INFO`,
-//! `QUERY_STRING`, `HTTP_*`, `X_FULL_URL`, `X_MATCHED_ROUTE`, ...) on top of the component's own
-//! `environment`, the request body on stdin, argv from the `argv` template
-//! (`${SCRIPT_NAME} ${ARGS}`), and its `files` read-only. Its stdout is a CGI response: headers
-//! (`Content-Type`, `Status`, `Location`, others passed through), a blank line, the body.
-//!
-//! Route information comes from the `spin-*` headers the HTTP trigger put on the request.
+//! The CGI side of the Wagi executor: the variables a request becomes
+//! (`REQUEST_METHOD`, `PATH_INFO`, `QUERY_STRING`, `HTTP_*`, `X_FULL_URL`, `X_MATCHED_ROUTE`, ...,
+//! as Spin/Wagi set them), argv from the executor's template, and the program's stdout parsed
+//! as a CGI response.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _};
 use bytes::Bytes;
 use http::{header, HeaderName, HeaderValue, StatusCode};
-use http_body_util::{BodyExt, Full};
-use wasmtime::component::Linker as ComponentLinker;
-use wasmtime::{Engine, Module, Store, StoreLimits, UpdateDeadline};
-use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::p2::bindings::CommandPre;
-use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
-use wasmtime_wasi::I32Exit;
-use wasmtime_wasi_http::WasiBody;
 
-use crate::handler::{Request, Response};
-use crate::sandbox::{new_store, InstanceState, Sandbox};
-
-/// The most a Wagi program may write to stdout for one response.
-const MAX_STDOUT: usize = 64 << 20;
-/// The largest request body handed to a Wagi program.
-const MAX_BODY: usize = 64 << 20;
+use super::{response, Response};
 
 /// The CGI version Wagi speaks.
 const GATEWAY_INTERFACE: &str = "CGI/1.1";
 /// `SERVER_SOFTWARE`, as Wagi and Spin set it.
 const SERVER_SOFTWARE: &str = "WAGI/1";
 
-/// Runs requests through one Wagi program.
-pub struct WagiHandler {
-    engine: Engine,
-    program: Program,
-    sandbox: Arc<Sandbox>,
-    argv: String,
-    entrypoint: String,
-    request_timeout: Option<Duration>,
-}
-
-enum Program {
-    Module(wasmtime::InstancePre<ModuleState>),
-    Component(CommandPre<InstanceState>),
-}
-
-/// Store data for a core-module program.
-struct ModuleState {
-    wasi: WasiP1Ctx,
-    limits: StoreLimits,
-    deadline: Option<Instant>,
-}
-
-impl WagiHandler {
-    /// Prepares `bytes` (a core module or a component) to run as a Wagi program.
-    pub(crate) fn new(
-        engine: &Engine,
-        component_linker: &ComponentLinker<InstanceState>,
-        bytes: &[u8],
-        sandbox: Sandbox,
-        argv: &str,
-        entrypoint: &str,
-        request_timeout: Option<Duration>,
-    ) -> anyhow::Result<Self> {
-        let program = if wasmparser::Parser::is_core_wasm(bytes) {
-            let module = Module::new(engine, bytes)
-                .map_err(|e| anyhow::anyhow!("{e:#}"))
-                .context("the Wagi program is not a valid WebAssembly module")?;
-            if module.get_export(entrypoint).is_none() {
-                bail!(
-                    "the Wagi module has no `{entrypoint}` export (help: build it as a WASI \
-                     command, e.g. a Rust `fn main` for wasm32-wasip1, or set `entrypoint` in \
-                     the executor)"
-                );
-            }
-            let mut linker = wasmtime::Linker::<ModuleState>::new(engine);
-            wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s| &mut s.wasi)?;
-            let pre = linker
-                .instantiate_pre(&module)
-                .map_err(|e| anyhow::anyhow!("{e:#}"))
-                .context("linking the Wagi module (it may import only wasi_snapshot_preview1)")?;
-            Program::Module(pre)
-        } else if wasmparser::Parser::is_component(bytes) {
-            let component = wasmtime::component::Component::new(engine, bytes)
-                .map_err(|e| anyhow::anyhow!("{e:#}"))
-                .context("the Wagi program is not a valid WebAssembly component")?;
-            let mut linker = component_linker.clone();
-            crate::unsupported::link_unsupported(&mut linker, engine, &component)?;
-            let pre = linker
-                .instantiate_pre(&component)
-                .map_err(|e| anyhow::anyhow!("{e:#}"))
-                .context("linking the Wagi component against the host")?;
-            let pre = CommandPre::new(pre).map_err(|e| {
-                anyhow::anyhow!(
-                    "{e:#}\nhelp: a Wagi component must export wasi:cli/run@0.2.x (a WASI \
-                     command, e.g. a Rust `fn main` built for wasm32-wasip2)"
-                )
-            })?;
-            if entrypoint != spindle_manifest::locked::WAGI_DEFAULT_ENTRYPOINT {
-                tracing::warn!(
-                    "component `{}`: the Wagi `entrypoint` ({entrypoint}) is ignored for \
-                     components; wasi:cli/run is called",
-                    sandbox.component_id()
-                );
-            }
-            Program::Component(pre)
-        } else {
-            bail!("the file is not a WebAssembly binary (it does not start with \\0asm)");
-        };
-        Ok(Self {
-            engine: engine.clone(),
-            program,
-            sandbox: Arc::new(sandbox),
-            argv: argv.to_string(),
-            entrypoint: entrypoint.to_string(),
-            request_timeout,
-        })
-    }
-
-    /// The component id.
-    pub fn component_id(&self) -> &str {
-        self.sandbox.component_id()
-    }
-
-    /// Runs the program for one request. An error (trap, non-zero exit, timeout) means the
-    /// caller answers 500.
-    pub async fn handle(&self, request: Request) -> anyhow::Result<Response> {
-        let (parts, body) = request.into_parts();
-        let body = collect_body(body).await?;
-        let cgi = CgiRequest::new(&parts, body.len());
-        let args = cgi.argv(&self.argv);
-        let mut env: BTreeMap<String, String> = self.sandbox.env().iter().cloned().collect();
-        env.extend(cgi.vars);
-        let env: Vec<(String, String)> = env.into_iter().collect();
-
-        let stdout = MemoryOutputPipe::new(MAX_STDOUT);
-        let mut wasi = self.sandbox.command_wasi()?;
-        wasi.envs(&env)
-            .args(&args)
-            .stdin(MemoryInputPipe::new(body))
-            .stdout(stdout.clone());
-        let deadline = self.request_timeout.map(|t| Instant::now() + t);
-
-        let run = self.run(wasi, deadline);
-        match self.request_timeout {
-            Some(timeout) => tokio::time::timeout(timeout + Duration::from_millis(500), run)
-                .await
-                .map_err(|_| anyhow::anyhow!("the Wagi program ran longer than {timeout:?}"))??,
-            None => run.await?,
-        }
-        compose_response(&stdout.contents())
-    }
-
-    async fn run(
-        &self,
-        mut wasi: wasmtime_wasi::WasiCtxBuilder,
-        deadline: Option<Instant>,
-    ) -> anyhow::Result<()> {
-        match &self.program {
-            Program::Module(pre) => {
-                let state = ModuleState {
-                    wasi: wasi.build_p1(),
-                    limits: self.sandbox.store_limits(),
-                    deadline,
-                };
-                let mut store = Store::new(&self.engine, state);
-                store.limiter(|s| &mut s.limits);
-                store.epoch_deadline_callback(|ctx| Ok(epoch_tick(ctx.data().deadline)));
-                store.set_epoch_deadline(1);
-                let instance = pre.instantiate_async(&mut store).await?;
-                let start = instance
-                    .get_typed_func::<(), ()>(&mut store, &self.entrypoint)
-                    .map_err(|e| {
-                        anyhow::anyhow!("{e:#}")
-                            .context(format!("the Wagi entrypoint `{}`", self.entrypoint))
-                    })?;
-                match start.call_async(&mut store, ()).await {
-                    Ok(()) => Ok(()),
-                    Err(e) => match e.downcast_ref::<I32Exit>() {
-                        Some(I32Exit(0)) => Ok(()),
-                        Some(I32Exit(code)) => bail!("the Wagi program exited with status {code}"),
-                        None => Err(anyhow::anyhow!("{e:#}")),
-                    },
-                }
-            }
-            Program::Component(pre) => {
-                let mut state = self.sandbox.instance_state()?;
-                state.wasi = wasi.build();
-                state.deadline = deadline;
-                let mut store = new_store(&self.engine, state);
-                let command = pre.instantiate_async(&mut store).await?;
-                match command.wasi_cli_run().call_run(&mut store).await {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(())) => bail!("the Wagi program exited with a failure status"),
-                    Err(e) => match e.downcast_ref::<I32Exit>() {
-                        Some(I32Exit(0)) => Ok(()),
-                        Some(I32Exit(code)) => bail!("the Wagi program exited with status {code}"),
-                        None => Err(anyhow::anyhow!("{e:#}")),
-                    },
-                }
-            }
-        }
-    }
-}
-
-/// Every epoch tick: trap past the deadline, otherwise yield so a busy guest doesn't hold a
-/// runtime thread.
-fn epoch_tick(deadline: Option<Instant>) -> UpdateDeadline {
-    match deadline {
-        Some(deadline) if Instant::now() >= deadline => UpdateDeadline::Interrupt,
-        _ => UpdateDeadline::Yield(1),
-    }
-}
-
-async fn collect_body(body: WasiBody) -> anyhow::Result<Bytes> {
-    let limited = http_body_util::Limited::new(body, MAX_BODY);
-    let collected = limited
-        .collect()
-        .await
-        .map_err(|e| anyhow::anyhow!("reading the request body: {e}"))?;
-    Ok(collected.to_bytes())
-}
-
 /// The CGI view of one request.
-struct CgiRequest {
-    vars: BTreeMap<String, String>,
+pub(super) struct CgiRequest {
+    pub(super) vars: BTreeMap<String, String>,
     script_name: String,
     query: String,
 }
 
 impl CgiRequest {
-    fn new(parts: &http::request::Parts, content_length: usize) -> Self {
+    pub(super) fn new(parts: &http::request::Parts, content_length: usize) -> Self {
         let headers = &parts.headers;
         let get = |name: &str| {
             headers
@@ -311,7 +95,7 @@ impl CgiRequest {
 
     /// argv from the template: `${SCRIPT_NAME}` is the route without its wildcard, `${ARGS}`
     /// the query string's `&`-separated parts, percent-decoded, one argument each.
-    fn argv(&self, template: &str) -> Vec<String> {
+    pub(super) fn argv(&self, template: &str) -> Vec<String> {
         let mut argv = Vec::new();
         for token in template.split_whitespace() {
             if token == "${ARGS}" {
@@ -370,7 +154,7 @@ fn percent_decode(s: &str) -> String {
 /// Turns a CGI program's stdout into a response, with Wagi's rules: headers up to the first
 /// blank line (`\r` ignored); `Status: NNN [reason]` sets the status; `Location` without
 /// `Status` means 302; at least one of `Content-Type`, `Status`, `Location` is required.
-fn compose_response(stdout: &[u8]) -> anyhow::Result<Response> {
+pub(super) fn compose_response(stdout: &[u8]) -> Response {
     let (head, body) = split_head(stdout);
     let mut status = StatusCode::OK;
     let mut explicit_status = false;
@@ -420,13 +204,13 @@ fn compose_response(stdout: &[u8]) -> anyhow::Result<Response> {
     if !sufficient {
         let message = "Exactly one of 'location' or 'content-type' must be specified";
         tracing::error!("Wagi program's output is not a CGI response: {message}");
-        return Ok(response(
+        return response(
             StatusCode::INTERNAL_SERVER_ERROR,
             http::HeaderMap::new(),
             Bytes::from_static(message.as_bytes()),
-        ));
+        );
     }
-    Ok(response(status, headers, body))
+    response(status, headers, body)
 }
 
 /// Splits at the first blank line (`\n\n`, ignoring `\r`s in the header part). Without one,
@@ -447,20 +231,10 @@ fn split_head(stdout: &[u8]) -> (Vec<u8>, Bytes) {
     (head, Bytes::new())
 }
 
-fn response(status: StatusCode, headers: http::HeaderMap, body: Bytes) -> Response {
-    let mut response = http::Response::new(
-        Full::new(body)
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt as _;
 
     fn parts(uri: &str, headers: &[(&str, &str)]) -> http::request::Parts {
         let mut builder = http::Request::builder().method("POST").uri(uri);
@@ -514,7 +288,7 @@ mod tests {
     }
 
     async fn compose(out: &str) -> (u16, Vec<(String, String)>, String) {
-        let r = compose_response(out.as_bytes()).unwrap();
+        let r = compose_response(out.as_bytes());
         let status = r.status().as_u16();
         let headers = r
             .headers()

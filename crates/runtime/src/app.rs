@@ -6,22 +6,22 @@
 //! local `spin.toml` or from a registry.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use spindle_manifest::locked::{ContentRef, Executor, HttpTarget, LockedApp, LockedComponent};
+use spindle_manifest::locked::{Executor, HttpTarget, LockedApp, LockedComponent};
 use wasmtime::component::{Component, Linker};
 
-use crate::allowed_hosts::AllowedHosts;
 use crate::cache::CompileCache;
+use crate::capabilities::outbound_http::{AppLinks, ChainTarget};
 use crate::capabilities::{AppCapabilities, CapabilityOptions, ComponentGrants};
+use crate::content::{is_digest_only, read_content, stage_files};
 use crate::engine::SpindleEngine;
 use crate::handlers::{ComponentHandler, Execution, InstanceReuse, Program};
-use crate::outbound::{AppLinks, ChainTarget, OutboundConfig};
 use crate::sandbox::{InstanceState, InstanceTemplate, LogSinks};
 
 /// How to load and run an app.
@@ -98,9 +98,9 @@ impl App {
         let t0 = std::time::Instant::now();
         let capabilities = AppCapabilities::new(&locked, &options.capabilities)?;
         tracing::debug!("startup: capabilities ready in {:?}", t0.elapsed());
-        let linker = host_linker(&engine.engine)?;
+        let linker = crate::sandbox::host_linker(&engine.engine)?;
         tracing::debug!("startup: host linker built at {:?}", t0.elapsed());
-        let links = Arc::new(AppLinks::default());
+        let links = capabilities.links().clone();
         let mut handlers = HashMap::new();
         for trigger in locked.http_triggers() {
             let HttpTarget::Component {
@@ -119,17 +119,9 @@ impl App {
                     trigger.id
                 )
             })?;
-            let variables = capabilities.variables();
-            let allowed = AllowedHosts::parse(&component.allowed_outbound_hosts(), &|name| {
-                variables.get(name).map(str::to_string)
-            })
-            .map_err(|e| anyhow::anyhow!("component `{component_id}`: {e}"))?;
-            let allowed = Arc::new(allowed);
-            let grants = capabilities.grants(component, allowed.clone())?;
-            let outbound =
-                OutboundConfig::new(component_id, allowed, &links, capabilities.outbound_http());
+            let grants = capabilities.grants(component)?;
             let handler = load_component(
-                engine, &linker, component, executor, grants, outbound, options, &files_dir,
+                engine, &linker, component, executor, grants, options, &files_dir,
             )
             .with_context(|| format!("failed to load component `{component_id}`"))?;
             tracing::debug!(
@@ -165,33 +157,18 @@ impl App {
     }
 }
 
-/// The linker every component is checked against: WASI p2 and p3 (clocks, random, cli,
-/// filesystem, sockets gated by the sandbox) and wasi:http p2 and p3.
-pub(crate) fn host_linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<InstanceState>> {
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    wasmtime_wasi::p3::add_to_linker(&mut linker)?;
-    wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
-    AppCapabilities::link(&mut linker)?;
-    Ok(linker)
-}
-
 /// Loads one component: its instance template (grants, files, outbound policy), its code
 /// (compiled or from the cache), and a [`ComponentHandler`] for its handler export.
-#[allow(clippy::too_many_arguments)]
 fn load_component(
     engine: &SpindleEngine,
     linker: &Linker<InstanceState>,
     component: &LockedComponent,
     executor: &Executor,
     grants: ComponentGrants,
-    outbound: OutboundConfig,
     options: &RuntimeOptions,
     files_dir: &Path,
 ) -> anyhow::Result<ComponentHandler> {
-    let mut template = instance_template(engine, component, grants, options, files_dir)?;
-    template.set_outbound(outbound);
+    let template = instance_template(engine, component, grants, options, files_dir)?;
     let execution = Execution::new(engine.engine.clone(), template, options.request_timeout);
     let (bytes, compiled);
     let program = match executor {
@@ -317,51 +294,6 @@ fn instance_template(
     Ok(template)
 }
 
-fn is_digest_only(content: &ContentRef) -> bool {
-    content.source.is_none() && content.inline.is_none() && content.digest.is_some()
-}
-
-/// Reads content named by a locked-app reference: a `file://` URL or inline bytes.
-pub fn read_content(content: &ContentRef, what: &str) -> anyhow::Result<Vec<u8>> {
-    if let Some(inline) = &content.inline {
-        return Ok(inline.clone());
-    }
-    match &content.source {
-        Some(source) => {
-            let path = local_source(content, source)?;
-            std::fs::read(&path).with_context(|| {
-                format!(
-                    "cannot read {what} {}: file not found (help: build the component first, \
-                     e.g. with `spindle build`)",
-                    path.display()
-                )
-            })
-        }
-        None => match &content.digest {
-            Some(digest) => bail!(
-                "{what} refers to content {digest} by digest only; content-addressed sources \
-                 are available for apps pulled from a registry"
-            ),
-            None => bail!("{what} has no source, inline content or digest"),
-        },
-    }
-}
-
-/// The local path of `content`'s `source`: a `file://` URL (percent-decoded by
-/// [`ContentRef::local_path`], as the manifest crate encodes it) or a plain path.
-fn local_source(content: &ContentRef, source: &str) -> anyhow::Result<PathBuf> {
-    if let Some(path) = content.local_path() {
-        return Ok(path);
-    }
-    if source.starts_with("http://") || source.starts_with("https://") {
-        bail!(
-            "downloading component sources from URLs ({source}) is not supported yet; download \
-             the file, check its digest, and use `source = \"path.wasm\"`"
-        );
-    }
-    Ok(PathBuf::from(source))
-}
-
 /// Core modules carrying component-type metadata (wit-bindgen on wasm32-unknown-unknown) are
 /// turned into components, as Spin does on load.
 fn componentize_if_needed(bytes: Vec<u8>) -> anyhow::Result<Vec<u8>> {
@@ -381,94 +313,4 @@ fn componentize_if_needed(bytes: Vec<u8>) -> anyhow::Result<Vec<u8>> {
                  metadata"
             )
         })
-}
-
-/// Copies (hard-links where possible) the component's `files` into `root`, mounted read-only
-/// at `/` in the guest. Returns `None` when the component has no files.
-fn stage_files(
-    component: &LockedComponent,
-    root: &Path,
-    copy: bool,
-) -> anyhow::Result<Option<PathBuf>> {
-    if component.files.is_empty() {
-        return Ok(None);
-    }
-    if root.exists() {
-        std::fs::remove_dir_all(root)
-            .with_context(|| format!("clearing staging directory {}", root.display()))?;
-    }
-    std::fs::create_dir_all(root)
-        .with_context(|| format!("creating staging directory {}", root.display()))?;
-    for file in &component.files {
-        let relative = file.path.strip_prefix("/").unwrap_or(&file.path);
-        if relative
-            .components()
-            .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            bail!(
-                "file destination {} escapes the component's root",
-                file.path.display()
-            );
-        }
-        let dest = root.join(relative);
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        if let Some(inline) = &file.content.inline {
-            std::fs::write(&dest, inline).with_context(|| format!("writing {}", dest.display()))?;
-            continue;
-        }
-        let source = match &file.content.source {
-            Some(source) => local_source(&file.content, source)?,
-            None => bail!(
-                "file {} has no local source (content by digest needs a registry pull)",
-                file.path.display()
-            ),
-        };
-        // The lock stage resolved every symlink inside the app directory; a symlink here means
-        // the file was replaced since, and following it could expose any file of the host.
-        match std::fs::symlink_metadata(&source) {
-            Ok(meta) if meta.is_file() => {}
-            Ok(_) => bail!(
-                "file {} of component `{}` ({}) is no longer a regular file (a symlink or a \
-                 directory replaced it after the app was loaded); refusing to map it",
-                file.path.display(),
-                component.id,
-                source.display()
-            ),
-            Err(e) => bail!(
-                "file {} of component `{}` ({}): {e}",
-                file.path.display(),
-                component.id,
-                source.display()
-            ),
-        }
-        if copy || std::fs::hard_link(&source, &dest).is_err() {
-            std::fs::copy(&source, &dest).with_context(|| {
-                format!(
-                    "copying file {} for component `{}`",
-                    source.display(),
-                    component.id
-                )
-            })?;
-        }
-    }
-    Ok(Some(root.to_path_buf()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_file_sources_whose_paths_need_percent_encoding() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a dir with spaces").join("ünï.wasm");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, b"bytes").unwrap();
-        let content = ContentRef::file(&path).unwrap();
-        assert!(content.source.as_deref().unwrap().contains("%20"));
-        assert_eq!(read_content(&content, "source").unwrap(), b"bytes");
-    }
 }

@@ -81,7 +81,7 @@ pub(crate) fn compose_dependencies(
         let source: spindle_manifest::locked::LockedComponentSource =
             serde_json::from_value(dep.get("source").cloned().unwrap_or(Value::Null))
                 .with_context(|| format!("{what}: the locked app has no valid `source`"))?;
-        let bytes = crate::app::read_content(&source.content, &what)?;
+        let bytes = crate::content::read_content(&source.content, &what)?;
         let export = dep
             .get("export")
             .and_then(Value::as_str)

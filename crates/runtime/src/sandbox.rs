@@ -21,8 +21,7 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::capabilities::{ComponentGrants, InstanceCapabilities};
-use crate::outbound::{OutboundConfig, OutboundHttp};
+use crate::capabilities::{CapabilityViews, ComponentGrants, InstanceCapabilities, View};
 
 /// Everything the host keeps for one component instance.
 pub struct InstanceState {
@@ -34,11 +33,9 @@ pub struct InstanceState {
     pub table: ResourceTable,
     /// Memory and table limits for this instance.
     pub limits: StoreLimits,
-    /// Outbound HTTP policy for this component.
-    pub outbound: OutboundHttp,
     /// When the request being handled must be finished; checked on every epoch tick.
     pub deadline: Option<Instant>,
-    /// Key-value, SQLite, variables, Redis: what this instance was granted.
+    /// Key-value, SQLite, variables, Redis, outbound HTTP: what this instance was granted.
     pub caps: InstanceCapabilities,
 }
 
@@ -56,9 +53,32 @@ impl WasiHttpView for InstanceState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: &mut self.outbound,
+            hooks: &mut self.caps.outbound_http,
         }
     }
+}
+
+/// The linker every component is checked against: WASI p2 and p3 (clocks, random, cli,
+/// filesystem, sockets gated by the grants), and every capability (wasi:http's outbound side
+/// among them), each with its view of [`InstanceState`].
+pub(crate) fn host_linker(
+    engine: &wasmtime::Engine,
+) -> anyhow::Result<wasmtime::component::Linker<InstanceState>> {
+    let mut linker = wasmtime::component::Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+    crate::capabilities::link_all(
+        &mut linker,
+        &CapabilityViews::<InstanceState> {
+            key_value: |s| View::new(&mut s.caps.key_value, &mut s.table),
+            sqlite: |s| View::new(&mut s.caps.sqlite, &mut s.table),
+            variables: |s| View::new(&mut s.caps.variables, &mut s.table),
+            redis: |s| View::new(&mut s.caps.redis, &mut s.table),
+            unsupported: |s| View::new(&mut s.caps.unsupported, &mut s.table),
+            outbound_http: |s| s.http(),
+        },
+    )?;
+    Ok(linker)
 }
 
 /// A host directory mounted into a component as it is (`--direct-mounts`): changes on the
@@ -82,8 +102,6 @@ pub struct InstanceTemplate {
     stderr: GuestLog,
     max_memory: usize,
     grants: ComponentGrants,
-    /// `allowed_outbound_hosts` and the app links for chaining; denies everything by default.
-    outbound: OutboundConfig,
     /// `--direct-mounts`: host directories mounted as they are, at their guest paths.
     mounts: Vec<DirectMount>,
     /// Mount `files_root` writable (`--allow-transient-write`).
@@ -108,7 +126,6 @@ impl InstanceTemplate {
             stderr: logs.open(component_id, Stream::Stderr)?,
             max_memory,
             grants,
-            outbound: OutboundConfig::default(),
             mounts: Vec::new(),
             files_writable: false,
         })
@@ -148,11 +165,6 @@ impl InstanceTemplate {
                 })?;
         }
         Ok(())
-    }
-
-    /// Grants outbound networking (the default denies everything).
-    pub(crate) fn set_outbound(&mut self, outbound: OutboundConfig) {
-        self.outbound = outbound;
     }
 
     /// The component's `environment`.
@@ -200,7 +212,7 @@ impl InstanceTemplate {
         crate::sockets::grant(
             &mut wasi,
             self.component_id.clone(),
-            self.outbound.allowed().clone(),
+            self.grants.outbound().allowed().clone(),
         );
         self.preopen_files(&mut wasi)?;
         Ok(InstanceState {
@@ -208,7 +220,6 @@ impl InstanceTemplate {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             limits: self.store_limits(),
-            outbound: OutboundHttp::new(self.component_id.clone(), self.outbound.clone()),
             deadline: None,
             caps: self.grants.instance_state(),
         })

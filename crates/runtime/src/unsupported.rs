@@ -12,8 +12,6 @@ use wasmtime::component::types::{ComponentFunc, ComponentItem, Type};
 use wasmtime::component::{Component, Linker, ResourceType, Val};
 use wasmtime::Engine;
 
-use crate::sandbox::InstanceState;
-
 /// WASI packages the host links (any 0.2.x patch, and 0.3.0 for WASIp3).
 const PROVIDED_PACKAGES: &[&str] = &[
     "wasi:cli/",
@@ -47,8 +45,8 @@ pub fn is_provided(import: &str) -> bool {
 
 /// Links every import of `component` that the host does not provide to failing stubs and
 /// returns their names.
-pub fn link_unsupported(
-    linker: &mut Linker<InstanceState>,
+pub fn link_unsupported<T: Send + 'static>(
+    linker: &mut Linker<T>,
     engine: &Engine,
     component: &Component,
 ) -> anyhow::Result<Vec<String>> {

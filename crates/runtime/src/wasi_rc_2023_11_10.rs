@@ -1698,7 +1698,7 @@ impl rc::http::outgoing_handler::Host for WasiHttpCtxView<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, OnceLock};
+    use std::sync::OnceLock;
 
     use bytes::Bytes;
     use http_body_util::{BodyExt as _, Empty};
@@ -1707,7 +1707,6 @@ mod tests {
     use wasmtime::UpdateDeadline;
 
     use super::*;
-    use crate::allowed_hosts::AllowedHosts;
     use crate::capabilities::{AppCapabilities, CapabilityOptions};
     use crate::engine::{EngineOptions, SpindleEngine};
     use crate::sandbox::{InstanceTemplate, LogSinks};
@@ -1736,9 +1735,9 @@ mod tests {
         })
     }
 
-    /// The interfaces `app::host_linker` adds, plus the rc ones.
+    /// The interfaces `sandbox::host_linker` adds, plus the rc ones.
     fn linker(engine: &wasmtime::Engine) -> Linker<InstanceState> {
-        let mut linker = crate::app::host_linker(engine).unwrap();
+        let mut linker = crate::sandbox::host_linker(engine).unwrap();
         add_to_linker(&mut linker).unwrap();
         linker
     }
@@ -1757,9 +1756,8 @@ mod tests {
             ..CapabilityOptions::default()
         };
         let capabilities = AppCapabilities::new(&locked, &options).unwrap();
-        let no_hosts = Arc::new(AllowedHosts::default());
         let grants = capabilities
-            .grants(locked.component("rc").unwrap(), no_hosts)
+            .grants(locked.component("rc").unwrap())
             .unwrap();
         let logs = LogSinks {
             quiet: true,

@@ -1,104 +1,93 @@
 //! Spin's host capabilities, deny by default.
 //!
-//! Each capability is one module behind the small [`Capability`] trait: the app-wide
-//! configuration (from the manifest and runtime config) checks what each component was granted
-//! ([`Capability::grant`], once at load) and makes fresh per-instance state from that grant
-//! ([`Capability::state`]); the module then implements the WIT host traits on
-//! [`InstanceState`] against that state. Every interface version an SDK imports maps onto the
-//! same implementation.
+//! Each capability is one module behind the [`Capability`] trait, which does the whole job:
+//!
+//! 1. [`Capability::link`] adds every WIT version of its interfaces to a linker. The host traits
+//!    are implemented on the capability's own [`View`] of the store (its per-instance state and
+//!    the resource table), found through a getter, as wasmtime-wasi-http does with
+//!    `WasiHttpView`; so no capability knows the store type, and each can be tested alone.
+//!    Older interface versions are thin conversions onto one implementation.
+//! 2. [`Capability::grant`] checks what a component's manifest grants, once at load; errors name
+//!    the component and the key.
+//! 3. [`Capability::state`] makes fresh per-instance state from that grant.
 //!
 //! | module | interfaces | manifest grant |
 //! |---|---|---|
-//! | [`key_value`] | `fermyon:spin/key-value@2.0.0`, `wasi:keyvalue/*@0.2.0-draft2` | `key_value_stores` |
+//! | [`key_value`] | `fermyon:spin/key-value@2.0.0`, `spin:key-value/key-value@3.0.0`, `wasi:keyvalue/*@0.2.0-draft2` | `key_value_stores` |
 //! | [`sqlite`] | `fermyon:spin/sqlite@2.0.0`, `spin:sqlite/sqlite@3.0.0` and `@3.1.0` (sync and async) | `sqlite_databases` |
-//! | [`variables`] | `fermyon:spin/variables@2.0.0`, `wasi:config/store` | component `variables` |
+//! | [`variables`] | `fermyon:spin/variables@2.0.0`, `spin:variables/variables@3.0.0`, `wasi:config/store` | component `variables` |
 //! | [`redis`] | `fermyon:spin/redis@2.0.0`, `spin:redis/redis@3.0.0` | `redis://` in `allowed_outbound_hosts` |
+//! | [`outbound_http`] | `wasi:http/outgoing-handler@0.2.x`, `wasi:http/client@0.3.x` | `http(s)://` in `allowed_outbound_hosts` |
 //! | [`unsupported`] | mqtt, postgres, mysql, llm: linked, every call returns an error value | – |
 
 pub mod bindings;
 pub mod key_value;
+pub mod outbound_http;
 pub mod redis;
 pub mod runtime_config;
 pub mod sqlite;
 pub mod unsupported;
 pub mod variables;
 
+use std::marker::PhantomData;
 use std::path::PathBuf;
-
-use anyhow::Context as _;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use spindle_manifest::locked::{LockedApp, LockedComponent};
+use wasmtime::component::{HasData, Linker, ResourceTable};
 
-use crate::allowed_hosts::AllowedHosts;
-use wasmtime::component::{HasSelf, Linker};
-
-use crate::sandbox::InstanceState;
-use key_value::{KeyValue, KvGrant, KvState};
-use redis::{RedisGate, RedisState};
+use key_value::{KeyValue, KvState};
+use outbound_http::{AppLinks, OutboundConfig, OutboundHttpCapability, OutboundHttpSettings};
+use redis::{OutboundRedis, RedisState};
 use runtime_config::RuntimeConfig;
-use sqlite::{Sqlite, SqliteGrant, SqliteState};
+use sqlite::{Sqlite, SqliteState};
+use unsupported::{Unsupported, UnsupportedState};
 use variables::{Providers, Variables, VariablesState};
 
-/// One host capability: from app configuration, to a component's grant, to instance state.
+/// One host capability: its interfaces, from app configuration to a component's grant, to
+/// instance state.
 pub trait Capability: Send + Sync + 'static {
     /// What one component was granted, resolved once when the app loads.
-    type Grant: Clone + Send + Sync + 'static;
+    type Grant: Send + Sync + 'static;
     /// Per-instance state, placed in the store for one instance.
     type State: Send + 'static;
+    /// The view of the store the host traits are implemented on (usually
+    /// [`Has<Self::State>`](Has), whose data is a [`View`]).
+    type View: HasData;
+    /// Adds every version of the capability's interfaces to `linker`; `view` finds the
+    /// capability's view in the store data.
+    fn link<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> <Self::View as HasData>::Data<'_>,
+    ) -> anyhow::Result<()>;
     /// Checks the component's manifest grant; errors name the component and the key.
     fn grant(&self, component: &LockedComponent) -> anyhow::Result<Self::Grant>;
     /// Fresh state for one instance of a component with `grant`.
     fn state(self: &Arc<Self>, grant: &Self::Grant) -> Self::State;
 }
 
-impl Capability for KeyValue {
-    type Grant = KvGrant;
-    type State = KvState;
-    fn grant(&self, component: &LockedComponent) -> anyhow::Result<KvGrant> {
-        KeyValue::grant_labels(self, &component.id, &component.key_value_stores())
-    }
-    fn state(self: &Arc<Self>, grant: &KvGrant) -> KvState {
-        KvState::new(self.clone(), grant.clone())
+/// What a capability's host traits see of one instance: its own state and the resource table
+/// (shared with WASI, so resources can cross interfaces).
+pub struct View<'a, S> {
+    /// The capability's per-instance state.
+    pub state: &'a mut S,
+    /// The instance's resource table.
+    pub table: &'a mut ResourceTable,
+}
+
+impl<'a, S> View<'a, S> {
+    /// A view of `state` with `table`.
+    pub fn new(state: &'a mut S, table: &'a mut ResourceTable) -> Self {
+        Self { state, table }
     }
 }
 
-impl Capability for Sqlite {
-    type Grant = SqliteGrant;
-    type State = SqliteState;
-    fn grant(&self, component: &LockedComponent) -> anyhow::Result<SqliteGrant> {
-        Sqlite::grant_labels(self, &component.id, &component.sqlite_databases())
-    }
-    fn state(self: &Arc<Self>, grant: &SqliteGrant) -> SqliteState {
-        SqliteState::new(self.clone(), grant.clone())
-    }
-}
+/// The [`HasData`] marker whose data is a [`View`] of `S`.
+pub struct Has<S>(PhantomData<fn() -> S>);
 
-impl Capability for Variables {
-    type Grant = VariablesState;
-    type State = VariablesState;
-    fn grant(&self, component: &LockedComponent) -> anyhow::Result<VariablesState> {
-        self.component_values(component)
-    }
-    fn state(self: &Arc<Self>, grant: &VariablesState) -> VariablesState {
-        grant.clone()
-    }
-}
-
-/// Outbound Redis: the grant is the component's `redis://` allow-list, taken from the same
-/// parsed `allowed_outbound_hosts` as outbound HTTP (see [`AppCapabilities::grants`]).
-pub struct OutboundRedis;
-
-impl OutboundRedis {
-    fn grant(component: &LockedComponent, hosts: Arc<AllowedHosts>) -> (Arc<str>, RedisGate) {
-        let gate: RedisGate =
-            Arc::new(move |host: &str, port: u16| hosts.allows("redis", host, Some(port)));
-        (component.id.as_str().into(), gate)
-    }
-
-    fn state((id, gate): &(Arc<str>, RedisGate)) -> RedisState {
-        RedisState::new(id.clone(), gate.clone())
-    }
+impl<S: 'static> HasData for Has<S> {
+    type Data<'a> = View<'a, S>;
 }
 
 /// Settings for the capabilities, usually from `spindle up` flags and the runtime config.
@@ -124,7 +113,10 @@ pub struct AppCapabilities {
     key_value: Arc<KeyValue>,
     sqlite: Arc<Sqlite>,
     variables: Arc<Variables>,
-    outbound_http: crate::outbound::OutboundHttpSettings,
+    redis: Arc<OutboundRedis>,
+    unsupported: Arc<Unsupported>,
+    outbound_http: Arc<OutboundHttpCapability>,
+    links: Arc<AppLinks>,
 }
 
 impl AppCapabilities {
@@ -139,6 +131,7 @@ impl AppCapabilities {
             &options.runtime_config_dir,
         )?;
         let variables = Arc::new(Variables::resolve(app, &providers)?);
+        let links = Arc::new(AppLinks::default());
         let key_value = Arc::new(KeyValue::new(
             &config.key_value_store,
             state_dir,
@@ -153,7 +146,7 @@ impl AppCapabilities {
             &options.runtime_config_dir,
         ));
         sqlite.run_startup_statements(&options.sqlite_statements)?;
-        let outbound_http = crate::outbound::OutboundHttpSettings::new(
+        let outbound_http = OutboundHttpSettings::new(
             config.outbound_http.as_ref(),
             &config.client_tls,
             &options.runtime_config_dir,
@@ -162,43 +155,70 @@ impl AppCapabilities {
         Ok(Self {
             key_value,
             sqlite,
+            redis: Arc::new(OutboundRedis::new(variables.clone())),
+            unsupported: Arc::new(Unsupported),
+            outbound_http: Arc::new(OutboundHttpCapability::new(
+                outbound_http,
+                links.clone(),
+                variables.clone(),
+            )),
             variables,
-            outbound_http,
+            links,
         })
     }
 
-    /// The app's resolved variables (for `{{ var }}` in `allowed_outbound_hosts`, for example).
-    pub fn variables(&self) -> &Arc<Variables> {
-        &self.variables
+    /// What outbound requests of the app's components can reach: the app fills in its
+    /// components, the HTTP trigger its router (for `http://self`).
+    pub fn links(&self) -> &Arc<AppLinks> {
+        &self.links
     }
 
-    /// The app-wide outbound HTTP settings (`[outbound_http]`, `[[client_tls]]`).
-    pub fn outbound_http(&self) -> &crate::outbound::OutboundHttpSettings {
-        &self.outbound_http
-    }
-
-    /// Checks one component's grants; `hosts` is its parsed `allowed_outbound_hosts`.
-    pub fn grants(
-        &self,
-        component: &LockedComponent,
-        hosts: Arc<AllowedHosts>,
-    ) -> anyhow::Result<ComponentGrants> {
+    /// Checks one component's grants, for every capability.
+    pub fn grants(&self, component: &LockedComponent) -> anyhow::Result<ComponentGrants> {
         Ok(ComponentGrants {
-            key_value: (self.key_value.clone(), self.key_value.grant(component)?),
-            sqlite: (self.sqlite.clone(), self.sqlite.grant(component)?),
-            variables: (self.variables.clone(), self.variables.grant(component)?),
-            redis: OutboundRedis::grant(component, hosts),
+            key_value: granted(&self.key_value, component)?,
+            sqlite: granted(&self.sqlite, component)?,
+            variables: granted(&self.variables, component)?,
+            outbound_http: granted(&self.outbound_http, component)?,
+            redis: granted(&self.redis, component)?,
+            unsupported: granted(&self.unsupported, component)?,
         })
     }
+}
 
-    /// Adds every capability interface to the linker.
-    pub fn link(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
-        bindings::Capabilities::add_to_linker::<InstanceState, HasSelf<InstanceState>>(
-            linker,
-            |state| state,
-        )?;
-        Ok(())
-    }
+/// Adds every capability's interfaces to `linker`; `views` finds each one's view in the store
+/// data.
+pub fn link_all<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    views: &CapabilityViews<T>,
+) -> anyhow::Result<()> {
+    KeyValue::link(linker, views.key_value)?;
+    Sqlite::link(linker, views.sqlite)?;
+    Variables::link(linker, views.variables)?;
+    OutboundRedis::link(linker, views.redis)?;
+    Unsupported::link(linker, views.unsupported)?;
+    OutboundHttpCapability::link(linker, views.outbound_http)?;
+    Ok(())
+}
+
+/// Where each capability's view is in a store's data `T`.
+pub struct CapabilityViews<T> {
+    /// Key-value.
+    pub key_value: fn(&mut T) -> View<'_, KvState>,
+    /// SQLite.
+    pub sqlite: fn(&mut T) -> View<'_, SqliteState>,
+    /// Variables.
+    pub variables: fn(&mut T) -> View<'_, VariablesState>,
+    /// Outbound Redis.
+    pub redis: fn(&mut T) -> View<'_, RedisState>,
+    /// The unsupported interfaces.
+    pub unsupported: fn(&mut T) -> View<'_, UnsupportedState>,
+    /// Outbound HTTP (wasi:http's own view).
+    pub outbound_http: fn(&mut T) -> wasmtime_wasi_http::WasiHttpCtxView<'_>,
+}
+
+fn granted<C: Capability>(app: &Arc<C>, component: &LockedComponent) -> anyhow::Result<Granted<C>> {
+    Ok((app.clone(), app.grant(component)?))
 }
 
 type Granted<C> = (Arc<C>, <C as Capability>::Grant);
@@ -208,17 +228,29 @@ pub struct ComponentGrants {
     key_value: Granted<KeyValue>,
     sqlite: Granted<Sqlite>,
     variables: Granted<Variables>,
-    redis: (Arc<str>, RedisGate),
+    redis: Granted<OutboundRedis>,
+    unsupported: Granted<Unsupported>,
+    outbound_http: Granted<OutboundHttpCapability>,
 }
 
 impl ComponentGrants {
+    /// The component's outbound HTTP policy.
+    pub(crate) fn outbound(&self) -> &OutboundConfig {
+        &self.outbound_http.1
+    }
+
     /// Fresh capability state for one instance.
     pub fn instance_state(&self) -> InstanceCapabilities {
+        fn state<C: Capability>((app, grant): &Granted<C>) -> C::State {
+            app.state(grant)
+        }
         InstanceCapabilities {
-            key_value: self.key_value.0.state(&self.key_value.1),
-            sqlite: self.sqlite.0.state(&self.sqlite.1),
-            variables: self.variables.0.state(&self.variables.1),
-            redis: OutboundRedis::state(&self.redis),
+            key_value: state(&self.key_value),
+            sqlite: state(&self.sqlite),
+            variables: state(&self.variables),
+            redis: state(&self.redis),
+            unsupported: state(&self.unsupported),
+            outbound_http: state(&self.outbound_http),
         }
     }
 }
@@ -233,6 +265,10 @@ pub struct InstanceCapabilities {
     pub variables: VariablesState,
     /// Outbound Redis.
     pub redis: RedisState,
+    /// The unsupported interfaces (no state).
+    pub unsupported: UnsupportedState,
+    /// Outbound HTTP: wasi:http's hooks for this instance.
+    pub outbound_http: outbound_http::OutboundHttp,
 }
 
 /// The interfaces [`AppCapabilities::link`] provides, by exact name.
@@ -256,3 +292,112 @@ pub const LINKED_INTERFACES: &[&str] = &[
     "wasi:keyvalue/batch@0.2.0-draft2",
     "wasi:config/store@0.2.0-draft-2024-09-27",
 ];
+
+#[cfg(test)]
+mod tests {
+    //! A new capability, written from scratch: its WIT, its grant and state, its host trait on
+    //! its own view, linked into a store type it knows nothing about, and called by a guest.
+
+    use super::*;
+
+    /// What adding a capability takes (between the two markers, 45 lines).
+    mod toy {
+        // -- a new capability: begin
+        wasmtime::component::bindgen!({
+            inline: "package toy:counter;
+                     interface counter { next: func() -> u32; }
+                     world toy { import counter; }",
+        });
+        use toy::counter::counter;
+
+        use super::super::{Capability, Has, View};
+        use spindle_manifest::locked::LockedComponent;
+        use std::sync::Arc;
+        use wasmtime::component::{HasData, Linker};
+
+        /// Counts per instance, from the component's `start` env var (its "grant").
+        pub struct Counter;
+
+        /// One instance's count.
+        pub struct CounterState(pub u32);
+
+        impl Capability for Counter {
+            type Grant = u32;
+            type State = CounterState;
+            type View = Has<CounterState>;
+
+            fn link<T: Send + 'static>(
+                linker: &mut Linker<T>,
+                view: fn(&mut T) -> <Self::View as HasData>::Data<'_>,
+            ) -> anyhow::Result<()> {
+                counter::add_to_linker::<T, Self::View>(linker, view)?;
+                Ok(())
+            }
+
+            fn grant(&self, component: &LockedComponent) -> anyhow::Result<u32> {
+                let start = component.env.get("start").map_or("0", String::as_str);
+                Ok(start.parse()?)
+            }
+
+            fn state(self: &Arc<Self>, grant: &u32) -> CounterState {
+                CounterState(*grant)
+            }
+        }
+
+        impl counter::Host for View<'_, CounterState> {
+            fn next(&mut self) -> u32 {
+                self.state.0 += 1;
+                self.state.0
+            }
+        }
+        // -- a new capability: end
+    }
+
+    /// A store type of the test's own, holding the toy capability's state.
+    struct Host {
+        counter: toy::CounterState,
+        table: ResourceTable,
+    }
+
+    #[test]
+    fn a_capability_written_in_a_test_links_grants_and_serves_a_guest() {
+        let locked = serde_json::json!({
+            "spin_lock_version": 1,
+            "triggers": [],
+            "components": [{"id": "c", "env": {"start": "40"}, "source": {
+                "content_type": "application/wasm", "source": "file:///c.wasm"}}],
+        });
+        let locked = LockedApp::from_json(locked.to_string().as_bytes()).unwrap();
+        let capability = Arc::new(toy::Counter);
+        let grant = capability.grant(locked.component("c").unwrap()).unwrap();
+
+        let engine = wasmtime::Engine::default();
+        let mut linker = Linker::<Host>::new(&engine);
+        toy::Counter::link(&mut linker, |h| View::new(&mut h.counter, &mut h.table)).unwrap();
+        let guest = wat::parse_str(
+            r#"(component
+                (import "toy:counter/counter" (instance $c (export "next" (func (result u32)))))
+                (core func $next (canon lower (func $c "next")))
+                (core module $m
+                  (import "host" "next" (func $next (result i32)))
+                  (func (export "twice") (result i32) (drop (call $next)) (call $next)))
+                (core instance $i (instantiate $m
+                  (with "host" (instance (export "next" (func $next))))))
+                (func (export "twice") (result u32) (canon lift (core func $i "twice"))))"#,
+        )
+        .unwrap();
+        let component = wasmtime::component::Component::new(&engine, guest).unwrap();
+        let mut store = wasmtime::Store::new(
+            &engine,
+            Host {
+                counter: capability.state(&grant),
+                table: ResourceTable::new(),
+            },
+        );
+        let instance = linker.instantiate(&mut store, &component).unwrap();
+        let twice = instance
+            .get_typed_func::<(), (u32,)>(&mut store, "twice")
+            .unwrap();
+        assert_eq!(twice.call(&mut store, ()).unwrap(), (42,));
+    }
+}

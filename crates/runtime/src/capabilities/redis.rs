@@ -5,13 +5,64 @@
 
 use std::sync::{Arc, Mutex};
 
-use wasmtime::component::Resource;
+use spindle_manifest::locked::LockedComponent;
+use wasmtime::component::{HasData, Linker, Resource};
 
 use super::bindings::fermyon::spin::redis as v2;
-use crate::sandbox::InstanceState;
+use super::bindings::spin::redis::redis as r3;
+use super::outbound_http::allowed_hosts;
+use super::variables::Variables;
+use super::{Capability, Has, View};
 
 /// Decides whether a component may connect to `redis://host:port`.
 pub type RedisGate = Arc<dyn Fn(&str, u16) -> bool + Send + Sync>;
+
+/// Outbound Redis: a component may connect where a `redis://` entry of its
+/// `allowed_outbound_hosts` allows.
+pub struct OutboundRedis {
+    variables: Arc<Variables>,
+}
+
+impl OutboundRedis {
+    /// `variables` fill `{{ }}` templates in `allowed_outbound_hosts`.
+    pub fn new(variables: Arc<Variables>) -> Self {
+        Self { variables }
+    }
+}
+
+/// What one component was granted: its id and where it may connect.
+#[derive(Clone)]
+pub struct RedisGrant {
+    component_id: Arc<str>,
+    gate: RedisGate,
+}
+
+impl Capability for OutboundRedis {
+    type Grant = RedisGrant;
+    type State = RedisState;
+    type View = Has<RedisState>;
+
+    fn link<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> <Self::View as HasData>::Data<'_>,
+    ) -> anyhow::Result<()> {
+        v2::add_to_linker::<T, Self::View>(linker, view)?;
+        r3::add_to_linker::<T, Self::View>(linker, view)?;
+        Ok(())
+    }
+
+    fn grant(&self, component: &LockedComponent) -> anyhow::Result<RedisGrant> {
+        let hosts = allowed_hosts(component, &self.variables)?;
+        Ok(RedisGrant {
+            component_id: component.id.as_str().into(),
+            gate: Arc::new(move |host: &str, port: u16| hosts.allows("redis", host, Some(port))),
+        })
+    }
+
+    fn state(self: &Arc<Self>, grant: &RedisGrant) -> RedisState {
+        RedisState::new(grant.component_id.clone(), grant.gate.clone())
+    }
+}
 
 /// An open connection (the `connection` resource).
 pub struct RedisConnection {
@@ -35,7 +86,7 @@ fn other(e: impl std::fmt::Display) -> v2::Error {
     v2::Error::Other(e.to_string())
 }
 
-fn conn<'a>(state: &'a InstanceState, c: &Resource<RedisConnection>) -> &'a RedisConnection {
+fn conn<'a>(state: &'a View<'_, RedisState>, c: &Resource<RedisConnection>) -> &'a RedisConnection {
     state
         .table
         .get(c)
@@ -113,11 +164,11 @@ fn build_command(name: &str, arguments: Vec<v2::RedisParameter>) -> redis::Cmd {
     cmd
 }
 
-impl v2::Host for InstanceState {}
+impl v2::Host for View<'_, RedisState> {}
 
-impl v2::HostConnection for InstanceState {
+impl v2::HostConnection for View<'_, RedisState> {
     fn open(&mut self, address: String) -> Result<Resource<RedisConnection>, v2::Error> {
-        let info = self.caps.redis.check(&address)?;
+        let info = self.state.check(&address)?;
         let connection = connect(info)?;
         self.table.push(connection).map_err(other)
     }
@@ -221,13 +272,12 @@ mod p3 {
     use std::future::Future;
     use std::sync::{Arc, Mutex};
 
-    use wasmtime::component::{Accessor, HasSelf, Resource};
+    use wasmtime::component::{Accessor, Resource};
 
-    use super::super::bindings::spin::redis::redis as r3;
-    use super::{v2, RedisConnection};
-    use crate::sandbox::InstanceState;
+    use super::{r3, v2, RedisConnection, RedisState};
+    use crate::capabilities::{Has, View};
 
-    type Acc = Accessor<InstanceState, HasSelf<InstanceState>>;
+    type Acc<T> = Accessor<T, Has<RedisState>>;
 
     fn convert(e: v2::Error) -> r3::Error {
         match e {
@@ -239,8 +289,8 @@ mod p3 {
     }
 
     /// The connection behind a handle.
-    fn connection(
-        accessor: &Acc,
+    fn connection<T>(
+        accessor: &Acc<T>,
         c: &Resource<RedisConnection>,
     ) -> Result<Arc<Mutex<redis::Connection>>, r3::Error> {
         accessor.with(|mut access| {
@@ -265,12 +315,12 @@ mod p3 {
             .map_err(convert)
     }
 
-    impl r3::HostConnectionWithStore<InstanceState> for HasSelf<InstanceState> {
+    impl<T> r3::HostConnectionWithStore<T> for Has<RedisState> {
         fn open(
-            accessor: &Acc,
+            accessor: &Acc<T>,
             address: String,
         ) -> impl Future<Output = Result<Resource<RedisConnection>, r3::Error>> + Send {
-            let info = accessor.with(|mut access| access.get().caps.redis.check(&address));
+            let info = accessor.with(|mut access| access.get().state.check(&address));
             async move {
                 let info = info.map_err(convert)?;
                 let connection = tokio::task::spawn_blocking(move || super::connect(info))
@@ -288,7 +338,7 @@ mod p3 {
         }
 
         fn publish(
-            accessor: &Acc,
+            accessor: &Acc<T>,
             c: Resource<RedisConnection>,
             channel: String,
             payload: Vec<u8>,
@@ -300,7 +350,7 @@ mod p3 {
         }
 
         fn get(
-            accessor: &Acc,
+            accessor: &Acc<T>,
             c: Resource<RedisConnection>,
             key: String,
         ) -> impl Future<Output = Result<Option<Vec<u8>>, r3::Error>> + Send {
@@ -310,7 +360,7 @@ mod p3 {
         }
 
         fn set(
-            accessor: &Acc,
+            accessor: &Acc<T>,
             c: Resource<RedisConnection>,
             key: String,
             value: Vec<u8>,
@@ -321,7 +371,7 @@ mod p3 {
         }
 
         fn incr(
-            accessor: &Acc,
+            accessor: &Acc<T>,
             c: Resource<RedisConnection>,
             key: String,
         ) -> impl Future<Output = Result<i64, r3::Error>> + Send {
@@ -331,7 +381,7 @@ mod p3 {
         }
 
         fn del(
-            accessor: &Acc,
+            accessor: &Acc<T>,
             c: Resource<RedisConnection>,
             keys: Vec<String>,
         ) -> impl Future<Output = Result<u32, r3::Error>> + Send {
@@ -341,7 +391,7 @@ mod p3 {
         }
 
         fn sadd(
-            accessor: &Acc,
+            accessor: &Acc<T>,
             c: Resource<RedisConnection>,
             key: String,
             values: Vec<String>,
@@ -352,7 +402,7 @@ mod p3 {
         }
 
         fn smembers(
-            accessor: &Acc,
+            accessor: &Acc<T>,
             c: Resource<RedisConnection>,
             key: String,
         ) -> impl Future<Output = Result<Vec<String>, r3::Error>> + Send {
@@ -362,7 +412,7 @@ mod p3 {
         }
 
         fn srem(
-            accessor: &Acc,
+            accessor: &Acc<T>,
             c: Resource<RedisConnection>,
             key: String,
             values: Vec<String>,
@@ -373,7 +423,7 @@ mod p3 {
         }
 
         fn execute(
-            accessor: &Acc,
+            accessor: &Acc<T>,
             c: Resource<RedisConnection>,
             command: String,
             arguments: Vec<r3::RedisParameter>,
@@ -401,12 +451,12 @@ mod p3 {
         }
     }
 
-    impl r3::HostConnection for InstanceState {
+    impl r3::HostConnection for View<'_, RedisState> {
         fn drop(&mut self, c: Resource<RedisConnection>) -> wasmtime::Result<()> {
             self.table.delete(c)?;
             Ok(())
         }
     }
 
-    impl r3::Host for InstanceState {}
+    impl r3::Host for View<'_, RedisState> {}
 }

@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context as _};
-use wasmtime::component::Resource;
+use spindle_manifest::locked::LockedComponent;
+use wasmtime::component::{HasData, Linker, Resource};
 
 use super::bindings::fermyon::spin::sqlite as v2;
 use super::bindings::spin::sqlite::sqlite as v3;
 use super::runtime_config::DatabaseConfig;
-use crate::sandbox::InstanceState;
+use super::{Capability, Has, View};
 
 /// A value crossing the interface, independent of its version.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,6 +202,29 @@ impl Sqlite {
     }
 }
 
+impl Capability for Sqlite {
+    type Grant = SqliteGrant;
+    type State = SqliteState;
+    type View = Has<SqliteState>;
+
+    fn link<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> <Self::View as HasData>::Data<'_>,
+    ) -> anyhow::Result<()> {
+        v2::add_to_linker::<T, Self::View>(linker, view)?;
+        v3::add_to_linker::<T, Self::View>(linker, view)?;
+        Ok(())
+    }
+
+    fn grant(&self, component: &LockedComponent) -> anyhow::Result<SqliteGrant> {
+        self.grant_labels(&component.id, &component.sqlite_databases())
+    }
+
+    fn state(self: &Arc<Self>, grant: &SqliteGrant) -> SqliteState {
+        SqliteState::new(self.clone(), grant.clone())
+    }
+}
+
 /// The databases one component may open.
 #[derive(Clone, Default)]
 pub struct SqliteGrant(Arc<BTreeSet<String>>);
@@ -225,7 +249,7 @@ impl SqliteState {
     }
 }
 
-fn conn<'a>(state: &'a InstanceState, c: &Resource<Connection>) -> &'a Connection {
+fn conn<'a>(state: &'a View<'_, SqliteState>, c: &Resource<Connection>) -> &'a Connection {
     state
         .table
         .get(c)
@@ -265,11 +289,11 @@ fn to_v2(v: Value) -> v2::Value {
     }
 }
 
-impl v2::Host for InstanceState {}
+impl v2::Host for View<'_, SqliteState> {}
 
-impl v2::HostConnection for InstanceState {
+impl v2::HostConnection for View<'_, SqliteState> {
     fn open(&mut self, database: String) -> Result<Resource<Connection>, v2::Error> {
-        let c = self.caps.sqlite.open(&database)?;
+        let c = self.state.open(&database)?;
         self.table.push(c).map_err(|e| v2::Error::Io(e.to_string()))
     }
 
@@ -332,11 +356,11 @@ fn to_v3(v: Value) -> v3::Value {
     }
 }
 
-impl v3::Host for InstanceState {}
+impl v3::Host for View<'_, SqliteState> {}
 
-impl v3::HostConnection for InstanceState {
+impl v3::HostConnection for View<'_, SqliteState> {
     fn open(&mut self, database: String) -> Result<Resource<Connection>, v3::Error> {
-        let c = self.caps.sqlite.open(&database)?;
+        let c = self.state.open(&database)?;
         self.table.push(c).map_err(|e| v3::Error::Io(e.to_string()))
     }
 
@@ -432,26 +456,25 @@ mod tests {
 mod p3 {
     use std::future::Future;
 
-    use wasmtime::component::{Accessor, FutureReader, HasSelf, Resource, StreamReader};
+    use wasmtime::component::{Accessor, FutureReader, Resource, StreamReader};
 
-    use super::v3;
-    use super::Connection;
-    use crate::sandbox::InstanceState;
+    use super::{v3, Connection, SqliteState};
+    use crate::capabilities::Has;
 
-    type Acc = Accessor<InstanceState, HasSelf<InstanceState>>;
+    type Acc<T> = Accessor<T, Has<SqliteState>>;
 
-    impl v3::HostConnectionWithStore<InstanceState> for HasSelf<InstanceState> {
+    impl<T> v3::HostConnectionWithStore<T> for Has<SqliteState> {
         fn open_async(
-            accessor: &Acc,
+            accessor: &Acc<T>,
             database: String,
         ) -> impl Future<Output = Result<Resource<Connection>, v3::Error>> + Send {
-            let r = accessor.with(|mut a| v3::HostConnection::open(a.get(), database));
+            let r = accessor.with(|mut a| v3::HostConnection::open(&mut a.get(), database));
             async move { r }
         }
 
         #[allow(clippy::type_complexity)]
         fn execute_async(
-            accessor: &Acc,
+            accessor: &Acc<T>,
             c: Resource<Connection>,
             statement: String,
             parameters: Vec<v3::Value>,
@@ -466,7 +489,7 @@ mod p3 {
             >,
         > + Send {
             let r = accessor.with(|mut a| {
-                let result = v3::HostConnection::execute(a.get(), c, statement, parameters)?;
+                let result = v3::HostConnection::execute(&mut a.get(), c, statement, parameters)?;
                 let rows = StreamReader::new(&mut a, result.rows)
                     .map_err(|e| v3::Error::Io(e.to_string()))?;
                 let done = FutureReader::new(&mut a, async { wasmtime::error::Ok(Ok(())) })
@@ -477,18 +500,18 @@ mod p3 {
         }
 
         fn last_insert_rowid_async(
-            accessor: &Acc,
+            accessor: &Acc<T>,
             c: Resource<Connection>,
         ) -> impl Future<Output = i64> + Send {
-            let r = accessor.with(|mut a| v3::HostConnection::last_insert_rowid(a.get(), c));
+            let r = accessor.with(|mut a| v3::HostConnection::last_insert_rowid(&mut a.get(), c));
             async move { r }
         }
 
         fn changes_async(
-            accessor: &Acc,
+            accessor: &Acc<T>,
             c: Resource<Connection>,
         ) -> impl Future<Output = u64> + Send {
-            let r = accessor.with(|mut a| v3::HostConnection::changes(a.get(), c));
+            let r = accessor.with(|mut a| v3::HostConnection::changes(&mut a.get(), c));
             async move { r }
         }
     }

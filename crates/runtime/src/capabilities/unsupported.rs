@@ -4,10 +4,45 @@
 //! an app that imports them (every Python and JS Spin SDK app does) loads and runs, and a guest
 //! that calls them gets an error it can handle instead of a trap.
 
-use wasmtime::component::Resource;
+use std::sync::Arc;
+
+use spindle_manifest::locked::LockedComponent;
+use wasmtime::component::{HasData, Linker, Resource};
 
 use super::bindings::fermyon::spin::{llm, mqtt, mysql, postgres, rdbms_types};
-use crate::sandbox::InstanceState;
+use super::{Capability, Has, View};
+
+/// The interfaces Spindle links but does not back: nothing to grant, no state.
+pub struct Unsupported;
+
+/// The (empty) per-instance state of [`Unsupported`].
+pub struct UnsupportedState;
+
+impl Capability for Unsupported {
+    type Grant = ();
+    type State = UnsupportedState;
+    type View = Has<UnsupportedState>;
+
+    fn link<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> <Self::View as HasData>::Data<'_>,
+    ) -> anyhow::Result<()> {
+        llm::add_to_linker::<T, Self::View>(linker, view)?;
+        mqtt::add_to_linker::<T, Self::View>(linker, view)?;
+        rdbms_types::add_to_linker::<T, Self::View>(linker, view)?;
+        postgres::add_to_linker::<T, Self::View>(linker, view)?;
+        mysql::add_to_linker::<T, Self::View>(linker, view)?;
+        Ok(())
+    }
+
+    fn grant(&self, _component: &LockedComponent) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn state(self: &Arc<Self>, _grant: &()) -> UnsupportedState {
+        UnsupportedState
+    }
+}
 
 /// The connection resource of an unsupported interface. `open` never succeeds, so no value of
 /// this type is ever handed to a guest.
@@ -17,7 +52,7 @@ fn message(what: &str) -> String {
     format!("{what} is not supported by this host (Spindle)")
 }
 
-impl llm::Host for InstanceState {
+impl llm::Host for View<'_, UnsupportedState> {
     fn infer(
         &mut self,
         _model: String,
@@ -36,9 +71,9 @@ impl llm::Host for InstanceState {
     }
 }
 
-impl mqtt::Host for InstanceState {}
+impl mqtt::Host for View<'_, UnsupportedState> {}
 
-impl mqtt::HostConnection for InstanceState {
+impl mqtt::HostConnection for View<'_, UnsupportedState> {
     fn open(
         &mut self,
         _address: String,
@@ -65,11 +100,11 @@ impl mqtt::HostConnection for InstanceState {
     }
 }
 
-impl rdbms_types::Host for InstanceState {}
+impl rdbms_types::Host for View<'_, UnsupportedState> {}
 
-impl postgres::Host for InstanceState {}
+impl postgres::Host for View<'_, UnsupportedState> {}
 
-impl postgres::HostConnection for InstanceState {
+impl postgres::HostConnection for View<'_, UnsupportedState> {
     fn open(&mut self, _address: String) -> Result<Resource<NoConnection>, rdbms_types::Error> {
         Err(rdbms_types::Error::ConnectionFailed(message("PostgreSQL")))
     }
@@ -98,9 +133,9 @@ impl postgres::HostConnection for InstanceState {
     }
 }
 
-impl mysql::Host for InstanceState {}
+impl mysql::Host for View<'_, UnsupportedState> {}
 
-impl mysql::HostConnection for InstanceState {
+impl mysql::HostConnection for View<'_, UnsupportedState> {
     fn open(&mut self, _address: String) -> Result<Resource<NoConnection>, rdbms_types::Error> {
         Err(rdbms_types::Error::ConnectionFailed(message("MySQL")))
     }

@@ -17,7 +17,9 @@ use spindle_manifest::locked::{LockedApp, LockedComponent};
 use super::bindings::fermyon::spin::variables as spin_vars;
 use super::bindings::wasi::config::store as wasi_config;
 use super::runtime_config::ProviderConfig;
-use crate::sandbox::InstanceState;
+use wasmtime::component::{Accessor, HasData, Linker};
+
+use super::{Capability, Has, View};
 
 /// Where a variable's value may come from, highest priority first.
 #[derive(Debug, Clone)]
@@ -199,6 +201,30 @@ impl Variables {
 /// What one instance can read.
 pub type VariablesState = Arc<BTreeMap<String, String>>;
 
+impl Capability for Variables {
+    type Grant = VariablesState;
+    type State = VariablesState;
+    type View = Has<VariablesState>;
+
+    fn link<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> <Self::View as HasData>::Data<'_>,
+    ) -> anyhow::Result<()> {
+        spin_vars::add_to_linker::<T, Self::View>(linker, view)?;
+        spin_vars3::add_to_linker::<T, Self::View>(linker, view)?;
+        wasi_config::add_to_linker::<T, Self::View>(linker, view)?;
+        Ok(())
+    }
+
+    fn grant(&self, component: &LockedComponent) -> anyhow::Result<VariablesState> {
+        self.component_values(component)
+    }
+
+    fn state(self: &Arc<Self>, grant: &VariablesState) -> VariablesState {
+        grant.clone()
+    }
+}
+
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some('a'..='z'))
@@ -209,30 +235,28 @@ fn valid_name(name: &str) -> bool {
         && !name.ends_with('_')
 }
 
-impl spin_vars::Host for InstanceState {
+impl spin_vars::Host for View<'_, VariablesState> {
     fn get(&mut self, name: String) -> Result<String, spin_vars::Error> {
         if !valid_name(&name) {
             return Err(spin_vars::Error::InvalidName(format!(
                 "`{name}` is not a valid variable name (lower_snake_case)"
             )));
         }
-        self.caps
-            .variables
+        self.state
             .get(&name)
             .cloned()
             .ok_or_else(|| spin_vars::Error::Undefined(format!("no variable named `{name}`")))
     }
 }
 
-impl wasi_config::Host for InstanceState {
+impl wasi_config::Host for View<'_, VariablesState> {
     fn get(&mut self, key: String) -> Result<Option<String>, wasi_config::Error> {
-        Ok(self.caps.variables.get(&key).cloned())
+        Ok(self.state.get(&key).cloned())
     }
 
     fn get_all(&mut self) -> Result<Vec<(String, String)>, wasi_config::Error> {
         Ok(self
-            .caps
-            .variables
+            .state
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
@@ -243,13 +267,13 @@ impl wasi_config::Host for InstanceState {
 
 use super::bindings::spin::variables::variables as spin_vars3;
 
-impl spin_vars3::HostWithStore<InstanceState> for wasmtime::component::HasSelf<InstanceState> {
+impl<T> spin_vars3::HostWithStore<T> for Has<VariablesState> {
     fn get(
-        accessor: &wasmtime::component::Accessor<InstanceState, Self>,
+        accessor: &Accessor<T, Self>,
         name: String,
     ) -> impl std::future::Future<Output = Result<String, spin_vars3::Error>> + Send {
         let result = accessor.with(|mut access| {
-            spin_vars::Host::get(access.get(), name).map_err(|e| match e {
+            spin_vars::Host::get(&mut access.get(), name).map_err(|e| match e {
                 spin_vars::Error::InvalidName(m) => spin_vars3::Error::InvalidName(m),
                 spin_vars::Error::Undefined(m) => spin_vars3::Error::Undefined(m),
                 spin_vars::Error::Provider(m) => spin_vars3::Error::Provider(m),
@@ -260,7 +284,7 @@ impl spin_vars3::HostWithStore<InstanceState> for wasmtime::component::HasSelf<I
     }
 }
 
-impl spin_vars3::Host for InstanceState {}
+impl spin_vars3::Host for View<'_, VariablesState> {}
 
 #[cfg(test)]
 mod tests {
@@ -303,6 +327,65 @@ mod tests {
         assert_eq!(p.get("a").as_deref(), Some("cli"));
         assert_eq!(p.get("b").as_deref(), Some("config"));
         assert_eq!(p.get("c"), None);
+    }
+
+    /// A component's variables as the app resolves them: `{{ }}` filled from app variables.
+    fn component_state(app: &Variables, config: &[(&str, &str)]) -> VariablesState {
+        let locked = serde_json::json!({
+            "spin_lock_version": 1,
+            "triggers": [],
+            "components": [{"id": "c", "source": {
+                "content_type": "application/wasm", "source": "file:///c.wasm"},
+                "config": config.iter().map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<BTreeMap<_, _>>()}],
+        });
+        let locked = LockedApp::from_json(locked.to_string().as_bytes()).unwrap();
+        Arc::new(app.clone())
+            .grant(locked.component("c").unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn wasi_config_store_sees_only_the_components_own_keys() {
+        let app = vars(&[("host", "api.example.com"), ("secret", "s3cr3t")]);
+        let mut state = component_state(&app, &[("url", "https://{{ host }}/v1"), ("mode", "x")]);
+        let mut table = wasmtime::component::ResourceTable::new();
+        let mut view = View::new(&mut state, &mut table);
+        use wasi_config::Host as _;
+        assert_eq!(
+            view.get("url".into()).unwrap().as_deref(),
+            Some("https://api.example.com/v1")
+        );
+        // An app variable the component did not map is not visible, nor is an unknown key.
+        assert_eq!(view.get("secret".into()).unwrap(), None);
+        assert_eq!(view.get("host".into()).unwrap(), None);
+        let mut all = view.get_all().unwrap();
+        all.sort();
+        assert_eq!(
+            all,
+            vec![
+                ("mode".to_string(), "x".to_string()),
+                ("url".to_string(), "https://api.example.com/v1".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn spin_variables_check_names_and_tell_undefined_apart() {
+        let app = vars(&[("host", "h")]);
+        let mut state = component_state(&app, &[("url", "{{ host }}")]);
+        let mut table = wasmtime::component::ResourceTable::new();
+        let mut view = View::new(&mut state, &mut table);
+        use spin_vars::Host as _;
+        assert_eq!(view.get("url".into()).unwrap(), "h");
+        assert!(matches!(
+            view.get("Url".into()),
+            Err(spin_vars::Error::InvalidName(_))
+        ));
+        assert!(matches!(
+            view.get("other".into()),
+            Err(spin_vars::Error::Undefined(_))
+        ));
     }
 
     #[test]

@@ -13,7 +13,9 @@ use std::pin::Pin;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use wasmtime::component::InstancePre;
 
-use super::{collect_body, response, Deadline, Execution, HandleError, Request, Response, RunRequest};
+use super::{
+    collect_body, response, Deadline, Execution, HandleError, Request, Response, RunRequest,
+};
 use crate::sandbox::InstanceState;
 
 mod bindings {
@@ -40,7 +42,10 @@ pub(super) struct InboundHttpHandler {
 }
 
 impl InboundHttpHandler {
-    pub(super) fn new(pre: InstancePre<InstanceState>, execution: Execution) -> anyhow::Result<Self> {
+    pub(super) fn new(
+        pre: InstancePre<InstanceState>,
+        execution: Execution,
+    ) -> anyhow::Result<Self> {
         let pre = HttpTriggerPre::new(pre).map_err(|e| anyhow::anyhow!("{e:#}"))?;
         Ok(Self { pre, execution })
     }
@@ -49,7 +54,11 @@ impl InboundHttpHandler {
         // 1. The request as one record; a method the old interface cannot express is 405.
         let (parts, body) = request.into_parts();
         let Some(method) = method(&parts.method) else {
-            return Ok(response(StatusCode::METHOD_NOT_ALLOWED, HeaderMap::new(), Default::default()));
+            return Ok(response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                HeaderMap::new(),
+                Default::default(),
+            ));
         };
         let body = deadline.bound(collect_body(body, MAX_BODY)).await?;
         let headers = parts

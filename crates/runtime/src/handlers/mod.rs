@@ -409,7 +409,10 @@ pub fn response(status: StatusCode, headers: HeaderMap, body: Bytes) -> Response
 }
 
 /// Reads a request body whole, up to `limit` bytes (for handler kinds that take it whole).
-async fn collect_body(body: wasmtime_wasi_http::WasiBody, limit: usize) -> Result<Bytes, HandleError> {
+async fn collect_body(
+    body: wasmtime_wasi_http::WasiBody,
+    limit: usize,
+) -> Result<Bytes, HandleError> {
     http_body_util::Limited::new(body, limit)
         .collect()
         .await

@@ -35,7 +35,10 @@ pub(super) struct ProxyRunner {
 
 impl ProxyRunner {
     /// A WASIp2 handler: one fresh instance per request.
-    pub(super) fn p2(pre: InstancePre<InstanceState>, execution: Execution) -> anyhow::Result<Self> {
+    pub(super) fn p2(
+        pre: InstancePre<InstanceState>,
+        execution: Execution,
+    ) -> anyhow::Result<Self> {
         let pre = wasmtime_wasi_http::p2::bindings::ProxyPre::new(pre)
             .map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let once = InstanceReuse {
@@ -75,16 +78,14 @@ impl RunRequest for ProxyRunner {
         deadline: Deadline,
     ) -> Pin<Box<dyn Future<Output = Result<Response, HandleError>> + Send + '_>> {
         Box::pin(async move {
-            self.handler
-                .handle(deadline, request)
-                .await
-                .map_err(|e| match e.downcast::<InstantiationError<Deadline>>() {
-                    Ok(instantiation) => HandleError::Instantiate(wasmtime::format_err!(
-                        "{:?}",
-                        instantiation.error
-                    )),
+            self.handler.handle(deadline, request).await.map_err(|e| {
+                match e.downcast::<InstantiationError<Deadline>>() {
+                    Ok(instantiation) => {
+                        HandleError::Instantiate(wasmtime::format_err!("{:?}", instantiation.error))
+                    }
                     Err(e) => HandleError::Trap(e),
-                })
+                }
+            })
         })
     }
 }

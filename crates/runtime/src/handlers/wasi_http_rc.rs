@@ -27,7 +27,10 @@ pub(super) struct RcHandler {
 }
 
 impl RcHandler {
-    pub(super) fn new(pre: InstancePre<InstanceState>, execution: Execution) -> anyhow::Result<Self> {
+    pub(super) fn new(
+        pre: InstancePre<InstanceState>,
+        execution: Execution,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             pre: RcProxyPre::new(pre)?,
             execution: Arc::new(execution),

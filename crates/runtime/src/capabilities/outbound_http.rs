@@ -19,11 +19,17 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body_util::BodyExt;
-use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+use wasmtime_wasi_http::{
+    Error as HttpError, RequestOptions, WasiBody, WasiHttp, WasiHttpCtxView, WasiHttpHooks,
+};
 
+use super::runtime_config::OutboundHttpConfig;
+use super::variables::Variables;
+use super::Capability;
 use crate::allowed_hosts::{is_self_host, service_chaining_target, AllowedHosts};
-use crate::capabilities::runtime_config::OutboundHttpConfig;
 use crate::client_tls::ClientTls;
+use spindle_manifest::locked::LockedComponent;
+use wasmtime::component::Linker;
 
 /// Serves requests a component makes to its own app (`http://self/...`): the HTTP trigger
 /// implements this with its router, so the runtime needs no dependency on it.
@@ -103,6 +109,7 @@ impl OutboundHttpSettings {
 /// The outbound policy of one component, shared by all its instances.
 #[derive(Clone, Default)]
 pub struct OutboundConfig {
+    component_id: Arc<str>,
     allowed: Arc<AllowedHosts>,
     links: Weak<AppLinks>,
     http: OutboundHttpSettings,
@@ -120,6 +127,7 @@ impl OutboundConfig {
         http: &OutboundHttpSettings,
     ) -> Self {
         Self {
+            component_id: component_id.into(),
             allowed,
             links: Arc::downgrade(links),
             pool: http
@@ -148,6 +156,76 @@ impl OutboundHttp {
             component_id,
             config,
         }
+    }
+}
+
+/// Outbound HTTP as a [`Capability`]: the grant is the component's [`OutboundConfig`], the
+/// state the [`OutboundHttp`] hooks wasi:http calls for every request a guest sends, the view
+/// wasi:http's own.
+pub struct OutboundHttpCapability {
+    settings: OutboundHttpSettings,
+    links: Arc<AppLinks>,
+    variables: Arc<Variables>,
+}
+
+impl OutboundHttpCapability {
+    /// The app-wide `settings`; chaining and `self` requests reach the app through `links`;
+    /// `variables` fill `{{ }}` templates in `allowed_outbound_hosts`.
+    pub fn new(
+        settings: OutboundHttpSettings,
+        links: Arc<AppLinks>,
+        variables: Arc<Variables>,
+    ) -> Self {
+        Self {
+            settings,
+            links,
+            variables,
+        }
+    }
+}
+
+/// A component's `allowed_outbound_hosts`, with variables filled in; outbound HTTP, Redis and
+/// sockets are each granted from it.
+pub(crate) fn allowed_hosts(
+    component: &LockedComponent,
+    variables: &Variables,
+) -> anyhow::Result<AllowedHosts> {
+    AllowedHosts::parse(&component.allowed_outbound_hosts(), &|name| {
+        variables.get(name).map(str::to_string)
+    })
+    .map_err(|e| anyhow::anyhow!("component `{}`: {e}", component.id))
+}
+
+impl Capability for OutboundHttpCapability {
+    type Grant = OutboundConfig;
+    type State = OutboundHttp;
+    type View = WasiHttp;
+
+    fn link<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> WasiHttpCtxView<'_>,
+    ) -> anyhow::Result<()> {
+        use wasmtime_wasi_http::{p2, p3};
+        let options = p2::bindings::LinkOptions::default();
+        p2::bindings::http::outgoing_handler::add_to_linker::<_, WasiHttp>(linker, view)?;
+        p2::bindings::http::types::add_to_linker::<_, WasiHttp>(linker, &options.into(), view)?;
+        p3::bindings::http::client::add_to_linker::<_, WasiHttp>(linker, view)?;
+        p3::bindings::http::types::add_to_linker::<_, WasiHttp>(linker, view)?;
+        Ok(())
+    }
+
+    fn grant(&self, component: &LockedComponent) -> anyhow::Result<OutboundConfig> {
+        let allowed = Arc::new(allowed_hosts(component, &self.variables)?);
+        Ok(OutboundConfig::new(
+            &component.id,
+            allowed,
+            &self.links,
+            &self.settings,
+        ))
+    }
+
+    fn state(self: &Arc<Self>, grant: &OutboundConfig) -> OutboundHttp {
+        OutboundHttp::new(grant.component_id.clone(), grant.clone())
     }
 }
 

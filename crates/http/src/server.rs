@@ -17,7 +17,7 @@ use std::sync::{Arc, Weak};
 use anyhow::Context as _;
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use spindle_manifest::locked::{HttpRoute, HttpTarget};
@@ -309,13 +309,7 @@ fn absolute_url(scheme: &str, uri: &Uri, host: Option<&HeaderValue>) -> String {
 }
 
 fn full(status: StatusCode, body: Bytes) -> Response<WasiBody> {
-    let mut response = Response::new(
-        Full::new(body)
-            .map_err(|never: Infallible| match never {})
-            .boxed_unsync(),
-    );
-    *response.status_mut() = status;
-    response
+    spindle_runtime::handlers::response(status, http::HeaderMap::new(), body)
 }
 
 fn empty(status: StatusCode) -> Response<WasiBody> {

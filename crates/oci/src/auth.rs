@@ -234,7 +234,7 @@ pub async fn validate_credentials(
     } else {
         host
     };
-    let scheme = crate::client::scheme_for(&host, insecure);
+    let scheme = crate::scheme_for(&host, insecure);
     let client = crate::http_client_builder()
         .danger_accept_invalid_certs(insecure)
         .timeout(std::time::Duration::from_secs(60))

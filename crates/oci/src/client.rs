@@ -18,7 +18,7 @@ use crate::assemble::{untar_gz, Artifact, Layer};
 use crate::cache::VerifiedBlob;
 use crate::errors::{explain, Op};
 use crate::{
-    sha256_digest, Cache, ARCHIVE_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE,
+    is_loopback, scheme_for, sha256_digest, Cache, ARCHIVE_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE,
     SPIN_APPLICATION_MEDIA_TYPE,
 };
 
@@ -81,28 +81,6 @@ pub struct Pulled {
     pub cached: usize,
     /// Where `manifest.json` and `spin.lock` were written.
     pub dir: PathBuf,
-}
-
-/// `http` for `-k` and loopback registries, else `https`.
-pub(crate) fn scheme_for(registry: &str, insecure: bool) -> &'static str {
-    if insecure || is_loopback(registry) {
-        "http"
-    } else {
-        "https"
-    }
-}
-
-fn is_loopback(registry: &str) -> bool {
-    let host = if let Some(rest) = registry.strip_prefix('[') {
-        rest.split(']').next().unwrap_or(rest)
-    } else {
-        registry.rsplit_once(':').map_or(registry, |(h, _)| h)
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
 }
 
 fn parse_reference(reference: &str) -> anyhow::Result<Reference> {

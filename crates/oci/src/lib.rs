@@ -122,6 +122,28 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
+/// `http` for `-k` and loopback registries, else `https`.
+pub(crate) fn scheme_for(registry: &str, insecure: bool) -> &'static str {
+    if insecure || is_loopback(registry) {
+        "http"
+    } else {
+        "https"
+    }
+}
+
+pub(crate) fn is_loopback(registry: &str) -> bool {
+    let host = if let Some(rest) = registry.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        registry.rsplit_once(':').map_or(registry, |(h, _)| h)
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
 /// A reqwest client builder with rustls' ring crypto provider installed: reqwest is built
 /// without a default provider, so every plain HTTP client of this crate starts here.
 pub(crate) fn http_client_builder() -> reqwest::ClientBuilder {

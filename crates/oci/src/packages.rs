@@ -26,7 +26,8 @@ use oci_client::{Reference, RegistryOperation};
 use serde_json::Value;
 use spindle_manifest::locked::{ContentRef, LockedApp, PackageSource};
 
-use crate::client::{scheme_for, Client};
+use crate::client::Client;
+use crate::scheme_for;
 use crate::{IMAGE_MANIFEST_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE_WKG};
 
 /// Namespaces wasm-pkg maps to a registry when nothing is configured.

@@ -128,9 +128,6 @@ use bindings::wasi as rc;
 /// The export every rc HTTP component has.
 pub(crate) const EXPORT: &str = "wasi:http/incoming-handler@0.2.0-rc-2023-11-10";
 
-/// The version of every interface in this snapshot.
-pub(crate) const VERSION: &str = "0.2.0-rc-2023-11-10";
-
 /// Adds every rc-2023-11-10 interface to `linker`, forwarding to wasmtime-wasi / wasmtime-wasi-http 48.
 pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     let l = linker;

@@ -271,28 +271,6 @@ pub struct InstanceCapabilities {
     pub outbound_http: outbound_http::OutboundHttp,
 }
 
-/// The interfaces [`AppCapabilities::link`] provides, by exact name.
-pub const LINKED_INTERFACES: &[&str] = &[
-    "fermyon:spin/key-value@2.0.0",
-    "fermyon:spin/variables@2.0.0",
-    "fermyon:spin/sqlite@2.0.0",
-    "fermyon:spin/redis@2.0.0",
-    "fermyon:spin/llm@2.0.0",
-    "fermyon:spin/mqtt@2.0.0",
-    "fermyon:spin/postgres@2.0.0",
-    "fermyon:spin/mysql@2.0.0",
-    "fermyon:spin/rdbms-types@2.0.0",
-    "spin:sqlite/sqlite@3.0.0",
-    "spin:sqlite/sqlite@3.1.0",
-    "spin:variables/variables@3.0.0",
-    "spin:key-value/key-value@3.0.0",
-    "spin:redis/redis@3.0.0",
-    "wasi:keyvalue/store@0.2.0-draft2",
-    "wasi:keyvalue/atomics@0.2.0-draft2",
-    "wasi:keyvalue/batch@0.2.0-draft2",
-    "wasi:config/store@0.2.0-draft-2024-09-27",
-];
-
 #[cfg(test)]
 mod tests {
     //! A new capability, written from scratch: its WIT, its grant and state, its host trait on

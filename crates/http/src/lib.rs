@@ -1,3 +1,4 @@
+#![deny(missing_docs)]
 //! Spindle's HTTP trigger: Spin's routing rules ([`router`]), the `spin-*` request headers
 //! ([`headers`]), and the hyper server that runs the request path ([`server`]).
 

@@ -47,9 +47,12 @@ const RETRY: Duration = Duration::from_secs(15);
 /// What went wrong talking to the cluster (a bad spec is not an error: it is a condition).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A call to the API server failed.
     #[error("{action}: {source}")]
     Kube {
+        /// What the operator was doing.
         action: String,
+        /// The API error.
         #[source]
         source: kube::Error,
     },

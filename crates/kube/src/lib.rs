@@ -1,3 +1,4 @@
+#![deny(missing_docs)]
 //! Spindle on Kubernetes.
 //!
 //! - [`crd`]: the `SpinApp` and `SpinAppExecutor` resources (spin-operator 0.6's schema), and

@@ -19,7 +19,9 @@ pub struct ScaffoldOptions {
     pub from: String,
     /// The SpinApp's name (default: the image's repository name).
     pub name: Option<String>,
+    /// `spec.replicas`.
     pub replicas: i32,
+    /// `spec.executor`.
     pub executor: String,
     /// `name=value` pairs.
     pub variables: Vec<(String, String)>,
@@ -27,13 +29,21 @@ pub struct ScaffoldOptions {
     pub runtime_config: Option<String>,
     /// `hpa` gives `enableAutoscaling` and the HPA bounds.
     pub autoscaler: Option<String>,
+    /// The HPA's `maxReplicas`.
     pub max_replicas: i32,
+    /// The HPA's target CPU utilization, in percent.
     pub target_cpu_utilization: i32,
+    /// `resources.limits.cpu`.
     pub cpu_limit: Option<String>,
+    /// `resources.limits.memory`.
     pub memory_limit: Option<String>,
+    /// `resources.requests.cpu`.
     pub cpu_request: Option<String>,
+    /// `resources.requests.memory`.
     pub memory_request: Option<String>,
+    /// `spec.imagePullSecrets`, by name.
     pub image_pull_secrets: Vec<String>,
+    /// `spec.components`: the components to run (all when empty).
     pub components: Vec<String>,
 }
 

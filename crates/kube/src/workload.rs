@@ -28,11 +28,15 @@ pub const HPA_CPU_ANNOTATION: &str = "spindle.dev/autoscaler-target-cpu-utilizat
 pub struct App<'a> {
     /// The CRD group it lives in (labels are under that group, as spin-operator's are).
     pub group: &'a str,
+    /// The SpinApp's name.
     pub name: &'a str,
+    /// The SpinApp's namespace.
     pub namespace: &'a str,
     /// The controller reference every made object carries.
     pub owner: OwnerReference,
+    /// The SpinApp's annotations (those under the group are passed on).
     pub annotations: &'a BTreeMap<String, String>,
+    /// The SpinApp's spec.
     pub spec: &'a SpinAppSpec,
 }
 

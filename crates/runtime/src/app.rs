@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use spindle_manifest::locked::{Executor, HttpTarget, LockedApp, LockedComponent};
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Component;
 
 use crate::cache::CompileCache;
 use crate::capabilities::outbound_http::{AppLinks, ChainTarget};
@@ -22,7 +22,7 @@ use crate::capabilities::{AppCapabilities, CapabilityOptions, ComponentGrants};
 use crate::content::{is_digest_only, read_content, stage_files};
 use crate::engine::SpindleEngine;
 use crate::handlers::{ComponentHandler, Execution, InstanceReuse, Program};
-use crate::sandbox::{InstanceState, InstanceTemplate, LogSinks};
+use crate::sandbox::{InstanceTemplate, LogSinks};
 
 /// How to load and run an app.
 #[derive(Debug, Clone)]
@@ -66,6 +66,53 @@ impl Default for RuntimeOptions {
     }
 }
 
+/// Why an app could not be loaded. The message names the component and says what to do; the
+/// variant says which step failed, for callers (the shim, the operator) that act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Setting up the host for the app failed (a temporary directory, the linker).
+    #[error("{0:#}")]
+    Host(anyhow::Error),
+    /// The app-wide capabilities could not be set up: a store or database, a required
+    /// variable without a value, the runtime config.
+    #[error("{0:#}")]
+    Capabilities(anyhow::Error),
+    /// A trigger names a component the app does not define.
+    #[error(
+        "trigger `{trigger}` refers to component `{component}`, which the app does not define"
+    )]
+    UnknownComponent {
+        /// The trigger's id.
+        trigger: String,
+        /// The component it names.
+        component: String,
+    },
+    /// One component failed to load; `step` says where.
+    #[error("failed to load component `{component}`")]
+    Component {
+        /// The component id.
+        component: String,
+        /// The step that failed.
+        step: LoadStep,
+        /// What went wrong, with what to do.
+        #[source]
+        source: anyhow::Error,
+    },
+}
+
+/// The steps of loading one component, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadStep {
+    /// Checking its manifest grants (stores, databases, hosts, variables).
+    Grants,
+    /// Preparing its sandbox: staging its `files`, opening its logs.
+    Sandbox,
+    /// Reading and compiling its code (or finding it in the cache).
+    Code,
+    /// Finding its handler export and linking it against the host.
+    Handler,
+}
+
 /// A loaded app: the locked form plus a ready handler for every component an HTTP trigger uses.
 pub struct App {
     /// The locked app this was loaded from.
@@ -82,23 +129,25 @@ impl App {
         engine: &SpindleEngine,
         locked: LockedApp,
         options: &RuntimeOptions,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, LoadError> {
         let (staging, files_dir) = match &options.files_dir {
             Some(dir) => (None, dir.clone()),
             None => {
                 let tmp = tempfile::Builder::new()
                     .prefix("spindle-files-")
                     .tempdir()
-                    .context("creating a temporary directory for component files")?;
+                    .context("creating a temporary directory for component files")
+                    .map_err(LoadError::Host)?;
                 let path = tmp.path().to_path_buf();
                 (Some(tmp), path)
             }
         };
 
         let t0 = std::time::Instant::now();
-        let capabilities = AppCapabilities::new(&locked, &options.capabilities)?;
+        let capabilities = AppCapabilities::new(&locked, &options.capabilities)
+            .map_err(LoadError::Capabilities)?;
         tracing::debug!("startup: capabilities ready in {:?}", t0.elapsed());
-        let linker = crate::sandbox::host_linker(&engine.engine)?;
+        let linker = crate::sandbox::host_linker(&engine.engine).map_err(LoadError::Host)?;
         tracing::debug!("startup: host linker built at {:?}", t0.elapsed());
         let links = capabilities.links().clone();
         let mut handlers = HashMap::new();
@@ -113,17 +162,47 @@ impl App {
             if handlers.contains_key(component_id) {
                 continue;
             }
-            let component = locked.component(component_id).with_context(|| {
-                format!(
-                    "trigger `{}` refers to component `{component_id}`, which the app does not define",
-                    trigger.id
-                )
-            })?;
-            let grants = capabilities.grants(component)?;
-            let handler = load_component(
-                engine, &linker, component, executor, grants, options, &files_dir,
-            )
-            .with_context(|| format!("failed to load component `{component_id}`"))?;
+            let component =
+                locked
+                    .component(component_id)
+                    .ok_or_else(|| LoadError::UnknownComponent {
+                        trigger: trigger.id.clone(),
+                        component: component_id.clone(),
+                    })?;
+            let failed = |step| {
+                let component = component_id.clone();
+                move |source| LoadError::Component {
+                    component,
+                    step,
+                    source,
+                }
+            };
+            let grants = capabilities
+                .grants(component)
+                .map_err(failed(LoadStep::Grants))?;
+            let template = instance_template(engine, component, grants, options, &files_dir)
+                .map_err(failed(LoadStep::Sandbox))?;
+            let execution =
+                Execution::new(engine.engine.clone(), template, options.request_timeout);
+            let (bytes, compiled);
+            let program = match executor {
+                Executor::Wagi { argv, entrypoint } => {
+                    bytes = read_content(&component.source.content, "source")
+                        .map_err(failed(LoadStep::Code))?;
+                    Program::Wagi {
+                        bytes: &bytes,
+                        argv,
+                        entrypoint,
+                    }
+                }
+                Executor::Http => {
+                    compiled =
+                        compile(engine, component, options).map_err(failed(LoadStep::Code))?;
+                    Program::Component(&compiled)
+                }
+            };
+            let handler = ComponentHandler::load(program, &linker, execution, options.reuse)
+                .map_err(failed(LoadStep::Handler))?;
             tracing::debug!(
                 "startup: component `{component_id}` loaded at {:?}",
                 t0.elapsed()
@@ -155,37 +234,6 @@ impl App {
     pub fn handler(&self, component_id: &str) -> Option<&ComponentHandler> {
         self.handlers.get(component_id)
     }
-}
-
-/// Loads one component: its instance template (grants, files, outbound policy), its code
-/// (compiled or from the cache), and a [`ComponentHandler`] for its handler export.
-fn load_component(
-    engine: &SpindleEngine,
-    linker: &Linker<InstanceState>,
-    component: &LockedComponent,
-    executor: &Executor,
-    grants: ComponentGrants,
-    options: &RuntimeOptions,
-    files_dir: &Path,
-) -> anyhow::Result<ComponentHandler> {
-    let template = instance_template(engine, component, grants, options, files_dir)?;
-    let execution = Execution::new(engine.engine.clone(), template, options.request_timeout);
-    let (bytes, compiled);
-    let program = match executor {
-        Executor::Wagi { argv, entrypoint } => {
-            bytes = read_content(&component.source.content, "source")?;
-            Program::Wagi {
-                bytes: &bytes,
-                argv,
-                entrypoint,
-            }
-        }
-        Executor::Http => {
-            compiled = compile(engine, component, options)?;
-            Program::Component(&compiled)
-        }
-    };
-    ComponentHandler::load(program, linker, execution, options.reuse)
 }
 
 /// The component's compiled code, through the cache.

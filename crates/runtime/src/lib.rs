@@ -1,3 +1,4 @@
+#![deny(missing_docs)]
 //! The embeddable Spindle engine.
 //!
 //! Everything that runs a Spin app without caring how requests arrive: the wasmtime
@@ -26,7 +27,7 @@ pub mod unsupported;
 mod wasi_rc_2023_11_10;
 mod wasip3_rc;
 
-pub use app::{App, RuntimeOptions};
+pub use app::{App, LoadError, LoadStep, RuntimeOptions};
 pub use cache::CompileCache;
 pub use capabilities::outbound_http::{AppLinks, SelfRequestHandler};
 pub use capabilities::{runtime_config::RuntimeConfig, CapabilityOptions};

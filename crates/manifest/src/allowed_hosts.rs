@@ -536,29 +536,19 @@ fn resolve_template(
     text: &str,
     resolve: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            return Err("unterminated `{{` (expected `}}`)".to_string());
-        };
-        let name = after[..end].trim();
-        match resolve(name) {
-            Some(value) => out.push_str(&value),
-            None => {
-                return Err(format!(
-                    "the variable `{name}` has no value\nhelp: declare it in [variables] with a \
-                     default, or set SPIN_VARIABLE_{}",
-                    name.to_ascii_uppercase()
-                ))
-            }
-        }
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    crate::template::render(text, |name| {
+        resolve(name).ok_or_else(|| {
+            format!(
+                "the variable `{name}` has no value\nhelp: declare it in [variables] with a \
+                 default, or set SPIN_VARIABLE_{}",
+                name.to_ascii_uppercase()
+            )
+        })
+    })
+    .map_err(|e| match e {
+        crate::template::RenderError::Unterminated => crate::template::Unterminated.to_string(),
+        crate::template::RenderError::Variable(message) => message,
+    })
 }
 
 #[cfg(test)]

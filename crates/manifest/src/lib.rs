@@ -22,6 +22,7 @@ pub mod diag;
 mod lock;
 pub mod locked;
 pub mod schema;
+pub mod template;
 mod validate;
 
 use std::path::{Path, PathBuf};

@@ -227,21 +227,6 @@ fn suggest_id(id: &str, delim: char) -> String {
     }
 }
 
-/// Names used in a `{{ name }}` template, or an error for an unterminated `{{`.
-pub(crate) fn template_vars(s: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(start) = rest.find("{{") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            return Err("unterminated `{{` (expected `}}`)".into());
-        };
-        out.push(after[..end].trim().to_string());
-        rest = &after[end + 2..];
-    }
-    Ok(out)
-}
-
 impl<'a> Walker<'a> {
     fn unknown_keys(&mut self, t: &DeTable, allowed: &[&str], ctx: &str) {
         for (k, span, _) in entries(t) {
@@ -1311,19 +1296,19 @@ impl<'a> Walker<'a> {
         let declared: Vec<&str> = self.variables.iter().map(String::as_str).collect();
         let templates = std::mem::take(&mut self.templates);
         for t in &templates {
-            match template_vars(&t.text) {
+            match crate::template::names(&t.text) {
                 Err(why) => self
                     .sink
                     .error(&t.span, format!("invalid template in {}: {why}", t.ctx)),
                 Ok(vars) => {
                     for v in vars {
-                        if declared.contains(&v.as_str()) {
+                        if declared.contains(&v) {
                             continue;
                         }
                         let decl = format!(
                             "declare it in [variables], e.g. `{v} = {{ default = \"...\" }}`"
                         );
-                        let hint = match closest(&v, declared.iter().copied()) {
+                        let hint = match closest(v, declared.iter().copied()) {
                             Some(c) => format!("did you mean `{c}`? or {decl}"),
                             None => decl,
                         };
@@ -1595,16 +1580,6 @@ mod tests {
             .unwrap_err()
             .contains("lowercase"));
         assert!(check_id("api-token", '_', true).is_err());
-    }
-
-    #[test]
-    fn templates() {
-        assert_eq!(
-            template_vars("https://{{ host }}/{{port}}x").unwrap(),
-            vec!["host", "port"]
-        );
-        assert!(template_vars("plain").unwrap().is_empty());
-        assert!(template_vars("{{ oops").is_err());
     }
 
     #[test]

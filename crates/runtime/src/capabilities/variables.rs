@@ -163,23 +163,18 @@ impl Variables {
 
     /// Expands `{{ name }}` references in `template` with app variables.
     pub fn render(&self, template: &str) -> anyhow::Result<String> {
-        let mut out = String::new();
-        let mut rest = template;
-        while let Some(start) = rest.find("{{") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let end = after
-                .find("}}")
-                .with_context(|| format!("unterminated `{{{{` in `{template}`"))?;
-            let name = after[..end].trim();
-            let value = self.get(name).with_context(|| {
-                format!("`{template}` refers to `{name}`, which is not an app variable")
-            })?;
-            out.push_str(value);
-            rest = &after[end + 2..];
-        }
-        out.push_str(rest);
-        Ok(out)
+        use spindle_manifest::template::{render, RenderError};
+        render(template, |name| {
+            self.get(name).map(str::to_string).ok_or(name.to_string())
+        })
+        .map_err(|e| match e {
+            RenderError::Unterminated => {
+                anyhow::anyhow!("unterminated `{{{{` in `{template}`")
+            }
+            RenderError::Variable(name) => {
+                anyhow::anyhow!("`{template}` refers to `{name}`, which is not an app variable")
+            }
+        })
     }
 
     /// The component's `variables` with templates expanded: all it can read.

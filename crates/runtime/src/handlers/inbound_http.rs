@@ -7,15 +7,10 @@
 //! method the old interface cannot express (e.g. `TRACE`) is answered 405 without running the
 //! guest. Each request gets a fresh instance.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use wasmtime::component::InstancePre;
 
-use super::{
-    collect_body, response, Deadline, Execution, HandleError, Request, Response, RunRequest,
-};
+use super::{collect_body, response, Deadline, Execution, Handle, HandleError, Request, Response};
 use crate::sandbox::InstanceState;
 
 mod bindings {
@@ -49,7 +44,39 @@ impl InboundHttpHandler {
         let pre = HttpTriggerPre::new(pre).map_err(|e| anyhow::anyhow!("{e:#}"))?;
         Ok(Self { pre, execution })
     }
+}
 
+fn method(method: &http::Method) -> Option<Method> {
+    Some(match *method {
+        http::Method::GET => Method::Get,
+        http::Method::POST => Method::Post,
+        http::Method::PUT => Method::Put,
+        http::Method::DELETE => Method::Delete,
+        http::Method::PATCH => Method::Patch,
+        http::Method::HEAD => Method::Head,
+        http::Method::OPTIONS => Method::Options,
+        _ => return None,
+    })
+}
+
+/// The guest's headers; those that are not valid HTTP are dropped with a log line.
+fn header_map(headers: Vec<(String, String)>) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                map.append(name, value);
+            }
+            _ => tracing::warn!("dropping the invalid response header {name:?}: {value:?}"),
+        }
+    }
+    map
+}
+
+impl Handle for InboundHttpHandler {
     async fn handle(&self, request: Request, deadline: Deadline) -> Result<Response, HandleError> {
         // 1. The request as one record; a method the old interface cannot express is 405.
         let (parts, body) = request.into_parts();
@@ -114,44 +141,4 @@ impl InboundHttpHandler {
             guest_response.body.unwrap_or_default().into(),
         ))
     }
-}
-
-impl RunRequest for InboundHttpHandler {
-    fn run(
-        &self,
-        request: Request,
-        deadline: Deadline,
-    ) -> Pin<Box<dyn Future<Output = Result<Response, HandleError>> + Send + '_>> {
-        Box::pin(self.handle(request, deadline))
-    }
-}
-
-fn method(method: &http::Method) -> Option<Method> {
-    Some(match *method {
-        http::Method::GET => Method::Get,
-        http::Method::POST => Method::Post,
-        http::Method::PUT => Method::Put,
-        http::Method::DELETE => Method::Delete,
-        http::Method::PATCH => Method::Patch,
-        http::Method::HEAD => Method::Head,
-        http::Method::OPTIONS => Method::Options,
-        _ => return None,
-    })
-}
-
-/// The guest's headers; those that are not valid HTTP are dropped with a log line.
-fn header_map(headers: Vec<(String, String)>) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in headers {
-        match (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            (Ok(name), Ok(value)) => {
-                map.append(name, value);
-            }
-            _ => tracing::warn!("dropping the invalid response header {name:?}: {value:?}"),
-        }
-    }
-    map
 }

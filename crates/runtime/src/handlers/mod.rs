@@ -191,13 +191,33 @@ impl Execution {
     }
 }
 
-/// One handler kind's request path.
+/// One handler kind's request path: the contract every file in this module implements.
+trait Handle: Send + Sync + 'static {
+    /// Runs `request` to its response, within `deadline`.
+    fn handle(
+        &self,
+        request: Request,
+        deadline: Deadline,
+    ) -> impl Future<Output = Result<Response, HandleError>> + Send;
+}
+
+/// [`Handle`] as an object, so that one [`ComponentHandler`] holds any kind.
 trait RunRequest: Send + Sync + 'static {
     fn run(
         &self,
         request: Request,
         deadline: Deadline,
     ) -> Pin<Box<dyn Future<Output = Result<Response, HandleError>> + Send + '_>>;
+}
+
+impl<H: Handle> RunRequest for H {
+    fn run(
+        &self,
+        request: Request,
+        deadline: Deadline,
+    ) -> Pin<Box<dyn Future<Output = Result<Response, HandleError>> + Send + '_>> {
+        Box::pin(self.handle(request, deadline))
+    }
 }
 
 /// Serves requests for one component.

@@ -25,7 +25,7 @@ use wasmtime_wasi_http::handler::{
 };
 use wasmtime_wasi_http::WasiHttpView;
 
-use super::{Deadline, Execution, HandleError, InstanceReuse, Request, Response, RunRequest};
+use super::{Deadline, Execution, Handle, HandleError, InstanceReuse, Request, Response};
 use crate::sandbox::InstanceState;
 
 /// Runs requests through a `wasi:http` 0.2.x or 0.3.x component.
@@ -71,21 +71,15 @@ impl ProxyRunner {
     }
 }
 
-impl RunRequest for ProxyRunner {
-    fn run(
-        &self,
-        request: Request,
-        deadline: Deadline,
-    ) -> Pin<Box<dyn Future<Output = Result<Response, HandleError>> + Send + '_>> {
-        Box::pin(async move {
-            self.handler.handle(deadline, request).await.map_err(|e| {
-                match e.downcast::<InstantiationError<Deadline>>() {
-                    Ok(instantiation) => {
-                        HandleError::Instantiate(wasmtime::format_err!("{:?}", instantiation.error))
-                    }
-                    Err(e) => HandleError::Trap(e),
+impl Handle for ProxyRunner {
+    async fn handle(&self, request: Request, deadline: Deadline) -> Result<Response, HandleError> {
+        self.handler.handle(deadline, request).await.map_err(|e| {
+            match e.downcast::<InstantiationError<Deadline>>() {
+                Ok(instantiation) => {
+                    HandleError::Instantiate(wasmtime::format_err!("{:?}", instantiation.error))
                 }
-            })
+                Err(e) => HandleError::Trap(e),
+            }
         })
     }
 }

@@ -12,8 +12,6 @@
 //! CGI translation itself is in [`super::cgi`].
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 
 use anyhow::{bail, Context as _};
 use wasmtime::component::Linker as ComponentLinker;
@@ -24,7 +22,7 @@ use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::I32Exit;
 
 use super::cgi::{compose_response, CgiRequest};
-use super::{collect_body, Deadline, Execution, HandleError, Request, Response, RunRequest};
+use super::{collect_body, Deadline, Execution, Handle, HandleError, Request, Response};
 use crate::sandbox::{new_store, InstanceState, StoreBounds};
 
 /// The most a Wagi program may write to stdout for one response.
@@ -125,34 +123,6 @@ impl WagiHandler {
         })
     }
 
-    async fn handle(&self, request: Request, deadline: Deadline) -> Result<Response, HandleError> {
-        // 1. The request becomes CGI: variables on top of the component's environment, argv,
-        //    the body on stdin.
-        let (parts, body) = request.into_parts();
-        let body = deadline.bound(collect_body(body, MAX_BODY)).await?;
-        let cgi = CgiRequest::new(&parts, body.len());
-        let args = cgi.argv(&self.argv);
-        let mut env: BTreeMap<String, String> =
-            self.execution.template.env().iter().cloned().collect();
-        env.extend(cgi.vars);
-        let env: Vec<(String, String)> = env.into_iter().collect();
-
-        let stdout = MemoryOutputPipe::new(MAX_STDOUT);
-        let mut wasi = self
-            .execution
-            .template
-            .command_wasi()
-            .map_err(|e| HandleError::Instantiate(wasmtime::format_err!("{e:#}")))?;
-        wasi.envs(&env)
-            .args(&args)
-            .stdin(MemoryInputPipe::new(body))
-            .stdout(stdout.clone());
-
-        // 2. The program runs to its exit; 3. its stdout is the response.
-        deadline.bound(self.run(wasi, &deadline)).await?;
-        Ok(compose_response(&stdout.contents()))
-    }
-
     async fn run(
         &self,
         mut wasi: wasmtime_wasi::WasiCtxBuilder,
@@ -209,12 +179,32 @@ impl WagiHandler {
     }
 }
 
-impl RunRequest for WagiHandler {
-    fn run(
-        &self,
-        request: Request,
-        deadline: Deadline,
-    ) -> Pin<Box<dyn Future<Output = Result<Response, HandleError>> + Send + '_>> {
-        Box::pin(self.handle(request, deadline))
+impl Handle for WagiHandler {
+    async fn handle(&self, request: Request, deadline: Deadline) -> Result<Response, HandleError> {
+        // 1. The request becomes CGI: variables on top of the component's environment, argv,
+        //    the body on stdin.
+        let (parts, body) = request.into_parts();
+        let body = deadline.bound(collect_body(body, MAX_BODY)).await?;
+        let cgi = CgiRequest::new(&parts, body.len());
+        let args = cgi.argv(&self.argv);
+        let mut env: BTreeMap<String, String> =
+            self.execution.template.env().iter().cloned().collect();
+        env.extend(cgi.vars);
+        let env: Vec<(String, String)> = env.into_iter().collect();
+
+        let stdout = MemoryOutputPipe::new(MAX_STDOUT);
+        let mut wasi = self
+            .execution
+            .template
+            .command_wasi()
+            .map_err(|e| HandleError::Instantiate(wasmtime::format_err!("{e:#}")))?;
+        wasi.envs(&env)
+            .args(&args)
+            .stdin(MemoryInputPipe::new(body))
+            .stdout(stdout.clone());
+
+        // 2. The program runs to its exit; 3. its stdout is the response.
+        deadline.bound(self.run(wasi, &deadline)).await?;
+        Ok(compose_response(&stdout.contents()))
     }
 }

@@ -8,15 +8,13 @@
 //!    over the response);
 //! 3. the response is whatever the guest put in the slot, within the deadline.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use wasmtime::component::InstancePre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::WasiHttpView;
 
-use super::{Deadline, Execution, HandleError, Request, Response, RunRequest};
+use super::{Deadline, Execution, Handle, HandleError, Request, Response};
 use crate::sandbox::InstanceState;
 use crate::wasi_rc_2023_11_10::RcProxyPre;
 
@@ -36,7 +34,9 @@ impl RcHandler {
             execution: Arc::new(execution),
         })
     }
+}
 
+impl Handle for RcHandler {
     async fn handle(&self, request: Request, deadline: Deadline) -> Result<Response, HandleError> {
         let mut store = self.execution.store(&deadline)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -78,15 +78,5 @@ impl RcHandler {
                 }
             })
             .await
-    }
-}
-
-impl RunRequest for RcHandler {
-    fn run(
-        &self,
-        request: Request,
-        deadline: Deadline,
-    ) -> Pin<Box<dyn Future<Output = Result<Response, HandleError>> + Send + '_>> {
-        Box::pin(self.handle(request, deadline))
     }
 }

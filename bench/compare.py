@@ -19,7 +19,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import containerd as cb  # noqa: E402
 import run as rb  # noqa: E402
+
+BEGIN = "<!-- compare-bench:begin -->"
+END = "<!-- compare-bench:end -->"
 
 
 def server(binary: Path, guest: str, cache: Path) -> rb.Server:
@@ -57,6 +61,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     p.add_argument("--guests", type=lambda s: s.split(","), default=["rust-spin", "p3"])
+    p.add_argument("--write", metavar="TITLE",
+                   help="also write the tables into BENCHMARKS.md as a section with this title")
     a = p.parse_args()
     for b in (a.old, a.new):
         if not b.exists():
@@ -79,16 +85,24 @@ def main() -> None:
               ("rps_c1", "req/s, 1 conn"), ("p50_ms_c1", "p50 ms, 1 conn"),
               ("cpu_us_c1", "CPU µs/req, 1 conn"), ("rps_c16", "req/s, 16 conns"),
               ("p99_ms_c16", "p99 ms, 16 conns"), ("cpu_us_c16", "CPU µs/req, 16 conns")]
-    print(f"\n{a.rounds} rounds, interleaved (order alternating), medians; old = {a.old}, new = {a.new}\n")
+    lines = [f"{a.rounds} rounds, interleaved (the order alternates by round), medians; "
+             f"old = `{a.old}`, new = `{a.new}`; written by bench/compare.py on "
+             f"{rb.dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.", ""]
     for guest in a.guests:
-        print(f"**{rb.GUESTS[guest]['title']}**\n")
-        print("| measure | old | new | new/old |\n|---|---:|---:|---:|")
+        title = rb.GUESTS[guest]["title"].split(" vs ")[0]
+        lines += [f"**{title}**", "",
+                  "| measure | old | new | new/old |", "|---|---:|---:|---:|"]
         for key, title in fields:
             old = statistics.median(r[key] for r in results[(guest, "old")])
             new = statistics.median(r[key] for r in results[(guest, "new")])
             ratio = new / old if old else float("nan")
-            print(f"| {title} | {old:.1f} | {new:.1f} | {ratio:.2f}× |")
-        print()
+            lines.append(f"| {title} | {old:.1f} | {new:.1f} | {ratio:.2f}× |")
+        lines.append("")
+    table = "\n".join(lines)
+    print("\n" + table)
+    if a.write:
+        cb.write_section(f"{BEGIN}\n## {a.write}\n\n{table}\n{END}\n", BEGIN, END)
+        rb.log(f"wrote the section to {cb.REPORT}")
 
 
 if __name__ == "__main__":

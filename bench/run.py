@@ -890,10 +890,10 @@ def main() -> None:
 
 
 def write_report(path: Path, text: str) -> None:
-    """Writes the report, keeping the sections bench/containerd.py and bench/kubernetes.py
-    maintain in it."""
+    """Writes the report, keeping the sections bench/containerd.py, bench/kubernetes.py and
+    bench/compare.py maintain in it."""
     old = path.read_text() if path.exists() else ""
-    for name in ("containerd", "kubernetes"):
+    for name in ("containerd", "kubernetes", "compare"):
         begin, end = f"<!-- {name}-bench:begin -->", f"<!-- {name}-bench:end -->"
         if begin in old and end in old:
             section = begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"

@@ -37,6 +37,8 @@ use anyhow::Context as _;
 use spindle_manifest::locked::{LockedApp, LockedComponent};
 use wasmtime::component::{HasData, Linker, ResourceTable};
 
+use crate::allowed_hosts::AllowedHosts;
+
 use key_value::{KeyValue, KvState};
 use outbound_http::{AppLinks, OutboundConfig, OutboundHttpCapability, OutboundHttpSettings};
 use redis::{OutboundRedis, RedisState};
@@ -62,9 +64,19 @@ pub trait Capability: Send + Sync + 'static {
         view: fn(&mut T) -> <Self::View as HasData>::Data<'_>,
     ) -> anyhow::Result<()>;
     /// Checks the component's manifest grant; errors name the component and the key.
-    fn grant(&self, component: &LockedComponent) -> anyhow::Result<Self::Grant>;
+    fn grant(&self, grantee: &Grantee<'_>) -> anyhow::Result<Self::Grant>;
     /// Fresh state for one instance of a component with `grant`.
     fn state(self: &Arc<Self>, grant: &Self::Grant) -> Self::State;
+}
+
+/// The component a grant is for, with what several capabilities share: its
+/// `allowed_outbound_hosts`, parsed once (variables filled in) for outbound HTTP, Redis and
+/// sockets.
+pub struct Grantee<'a> {
+    /// The component.
+    pub component: &'a LockedComponent,
+    /// Its parsed `allowed_outbound_hosts`.
+    pub allowed_hosts: &'a Arc<AllowedHosts>,
 }
 
 /// What a capability's host traits see of one instance: its own state and the resource table
@@ -155,13 +167,9 @@ impl AppCapabilities {
         Ok(Self {
             key_value,
             sqlite,
-            redis: Arc::new(OutboundRedis::new(variables.clone())),
+            redis: Arc::new(OutboundRedis),
             unsupported: Arc::new(Unsupported),
-            outbound_http: Arc::new(OutboundHttpCapability::new(
-                outbound_http,
-                links.clone(),
-                variables.clone(),
-            )),
+            outbound_http: Arc::new(OutboundHttpCapability::new(outbound_http, links.clone())),
             variables,
             links,
         })
@@ -175,13 +183,22 @@ impl AppCapabilities {
 
     /// Checks one component's grants, for every capability.
     pub fn grants(&self, component: &LockedComponent) -> anyhow::Result<ComponentGrants> {
+        let variables = &self.variables;
+        let allowed_hosts = AllowedHosts::parse(&component.allowed_outbound_hosts(), &|name| {
+            variables.get(name).map(str::to_string)
+        })
+        .map_err(|e| anyhow::anyhow!("component `{}`: {e}", component.id))?;
+        let grantee = Grantee {
+            component,
+            allowed_hosts: &Arc::new(allowed_hosts),
+        };
         Ok(ComponentGrants {
-            key_value: granted(&self.key_value, component)?,
-            sqlite: granted(&self.sqlite, component)?,
-            variables: granted(&self.variables, component)?,
-            outbound_http: granted(&self.outbound_http, component)?,
-            redis: granted(&self.redis, component)?,
-            unsupported: granted(&self.unsupported, component)?,
+            key_value: granted(&self.key_value, &grantee)?,
+            sqlite: granted(&self.sqlite, &grantee)?,
+            variables: granted(&self.variables, &grantee)?,
+            outbound_http: granted(&self.outbound_http, &grantee)?,
+            redis: granted(&self.redis, &grantee)?,
+            unsupported: granted(&self.unsupported, &grantee)?,
         })
     }
 }
@@ -217,8 +234,8 @@ pub struct CapabilityViews<T> {
     pub outbound_http: fn(&mut T) -> wasmtime_wasi_http::WasiHttpCtxView<'_>,
 }
 
-fn granted<C: Capability>(app: &Arc<C>, component: &LockedComponent) -> anyhow::Result<Granted<C>> {
-    Ok((app.clone(), app.grant(component)?))
+fn granted<C: Capability>(app: &Arc<C>, grantee: &Grantee<'_>) -> anyhow::Result<Granted<C>> {
+    Ok((app.clone(), app.grant(grantee)?))
 }
 
 type Granted<C> = (Arc<C>, <C as Capability>::Grant);
@@ -288,8 +305,7 @@ mod tests {
         });
         use toy::counter::counter;
 
-        use super::super::{Capability, Has, View};
-        use spindle_manifest::locked::LockedComponent;
+        use super::super::{Capability, Grantee, Has, View};
         use std::sync::Arc;
         use wasmtime::component::{HasData, Linker};
 
@@ -312,8 +328,9 @@ mod tests {
                 Ok(())
             }
 
-            fn grant(&self, component: &LockedComponent) -> anyhow::Result<u32> {
-                let start = component.env.get("start").map_or("0", String::as_str);
+            fn grant(&self, grantee: &Grantee<'_>) -> anyhow::Result<u32> {
+                let start = grantee.component.env.get("start");
+                let start = start.map_or("0", String::as_str);
                 Ok(start.parse()?)
             }
 
@@ -347,7 +364,11 @@ mod tests {
         });
         let locked = LockedApp::from_json(locked.to_string().as_bytes()).unwrap();
         let capability = Arc::new(toy::Counter);
-        let grant = capability.grant(locked.component("c").unwrap()).unwrap();
+        let grantee = Grantee {
+            component: locked.component("c").unwrap(),
+            allowed_hosts: &Arc::new(AllowedHosts::default()),
+        };
+        let grant = capability.grant(&grantee).unwrap();
 
         let engine = wasmtime::Engine::default();
         let mut linker = Linker::<Host>::new(&engine);

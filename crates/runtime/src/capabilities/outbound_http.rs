@@ -24,11 +24,10 @@ use wasmtime_wasi_http::{
 };
 
 use super::runtime_config::OutboundHttpConfig;
-use super::variables::Variables;
-use super::Capability;
+
+use super::{Capability, Grantee};
 use crate::allowed_hosts::{is_self_host, service_chaining_target, AllowedHosts};
 use crate::client_tls::ClientTls;
-use spindle_manifest::locked::LockedComponent;
 use wasmtime::component::Linker;
 
 /// Serves requests a component makes to its own app (`http://self/...`): the HTTP trigger
@@ -165,35 +164,13 @@ impl OutboundHttp {
 pub struct OutboundHttpCapability {
     settings: OutboundHttpSettings,
     links: Arc<AppLinks>,
-    variables: Arc<Variables>,
 }
 
 impl OutboundHttpCapability {
-    /// The app-wide `settings`; chaining and `self` requests reach the app through `links`;
-    /// `variables` fill `{{ }}` templates in `allowed_outbound_hosts`.
-    pub fn new(
-        settings: OutboundHttpSettings,
-        links: Arc<AppLinks>,
-        variables: Arc<Variables>,
-    ) -> Self {
-        Self {
-            settings,
-            links,
-            variables,
-        }
+    /// The app-wide `settings`; chaining and `self` requests reach the app through `links`.
+    pub fn new(settings: OutboundHttpSettings, links: Arc<AppLinks>) -> Self {
+        Self { settings, links }
     }
-}
-
-/// A component's `allowed_outbound_hosts`, with variables filled in; outbound HTTP, Redis and
-/// sockets are each granted from it.
-pub(crate) fn allowed_hosts(
-    component: &LockedComponent,
-    variables: &Variables,
-) -> anyhow::Result<AllowedHosts> {
-    AllowedHosts::parse(&component.allowed_outbound_hosts(), &|name| {
-        variables.get(name).map(str::to_string)
-    })
-    .map_err(|e| anyhow::anyhow!("component `{}`: {e}", component.id))
 }
 
 impl Capability for OutboundHttpCapability {
@@ -214,11 +191,10 @@ impl Capability for OutboundHttpCapability {
         Ok(())
     }
 
-    fn grant(&self, component: &LockedComponent) -> anyhow::Result<OutboundConfig> {
-        let allowed = Arc::new(allowed_hosts(component, &self.variables)?);
+    fn grant(&self, grantee: &Grantee<'_>) -> anyhow::Result<OutboundConfig> {
         Ok(OutboundConfig::new(
-            &component.id,
-            allowed,
+            &grantee.component.id,
+            grantee.allowed_hosts.clone(),
             &self.links,
             &self.settings,
         ))

@@ -5,30 +5,18 @@
 
 use std::sync::{Arc, Mutex};
 
-use spindle_manifest::locked::LockedComponent;
 use wasmtime::component::{HasData, Linker, Resource};
 
 use super::bindings::fermyon::spin::redis as v2;
 use super::bindings::spin::redis::redis as r3;
-use super::outbound_http::allowed_hosts;
-use super::variables::Variables;
-use super::{Capability, Has, View};
+use super::{Capability, Grantee, Has, View};
 
 /// Decides whether a component may connect to `redis://host:port`.
 pub type RedisGate = Arc<dyn Fn(&str, u16) -> bool + Send + Sync>;
 
 /// Outbound Redis: a component may connect where a `redis://` entry of its
 /// `allowed_outbound_hosts` allows.
-pub struct OutboundRedis {
-    variables: Arc<Variables>,
-}
-
-impl OutboundRedis {
-    /// `variables` fill `{{ }}` templates in `allowed_outbound_hosts`.
-    pub fn new(variables: Arc<Variables>) -> Self {
-        Self { variables }
-    }
-}
+pub struct OutboundRedis;
 
 /// What one component was granted: its id and where it may connect.
 #[derive(Clone)]
@@ -51,10 +39,10 @@ impl Capability for OutboundRedis {
         Ok(())
     }
 
-    fn grant(&self, component: &LockedComponent) -> anyhow::Result<RedisGrant> {
-        let hosts = allowed_hosts(component, &self.variables)?;
+    fn grant(&self, grantee: &Grantee<'_>) -> anyhow::Result<RedisGrant> {
+        let hosts = grantee.allowed_hosts.clone();
         Ok(RedisGrant {
-            component_id: component.id.as_str().into(),
+            component_id: grantee.component.id.as_str().into(),
             gate: Arc::new(move |host: &str, port: u16| hosts.allows("redis", host, Some(port))),
         })
     }

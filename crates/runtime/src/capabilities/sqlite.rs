@@ -9,13 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context as _};
-use spindle_manifest::locked::LockedComponent;
 use wasmtime::component::{HasData, Linker, Resource};
 
 use super::bindings::fermyon::spin::sqlite as v2;
 use super::bindings::spin::sqlite::sqlite as v3;
 use super::runtime_config::DatabaseConfig;
-use super::{Capability, Has, View};
+use super::{Capability, Grantee, Has, View};
 
 /// A value crossing the interface, independent of its version.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,7 +215,8 @@ impl Capability for Sqlite {
         Ok(())
     }
 
-    fn grant(&self, component: &LockedComponent) -> anyhow::Result<SqliteGrant> {
+    fn grant(&self, grantee: &Grantee<'_>) -> anyhow::Result<SqliteGrant> {
+        let component = grantee.component;
         self.grant_labels(&component.id, &component.sqlite_databases())
     }
 

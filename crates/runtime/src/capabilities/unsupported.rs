@@ -6,11 +6,10 @@
 
 use std::sync::Arc;
 
-use spindle_manifest::locked::LockedComponent;
 use wasmtime::component::{HasData, Linker, Resource};
 
 use super::bindings::fermyon::spin::{llm, mqtt, mysql, postgres, rdbms_types};
-use super::{Capability, Has, View};
+use super::{Capability, Grantee, Has, View};
 
 /// The interfaces Spindle links but does not back: nothing to grant, no state.
 pub struct Unsupported;
@@ -35,7 +34,7 @@ impl Capability for Unsupported {
         Ok(())
     }
 
-    fn grant(&self, _component: &LockedComponent) -> anyhow::Result<()> {
+    fn grant(&self, _grantee: &Grantee<'_>) -> anyhow::Result<()> {
         Ok(())
     }
 

@@ -19,7 +19,7 @@ use super::bindings::wasi::config::store as wasi_config;
 use super::runtime_config::ProviderConfig;
 use wasmtime::component::{Accessor, HasData, Linker};
 
-use super::{Capability, Has, View};
+use super::{Capability, Grantee, Has, View};
 
 /// Where a variable's value may come from, highest priority first.
 #[derive(Debug, Clone)]
@@ -211,8 +211,8 @@ impl Capability for Variables {
         Ok(())
     }
 
-    fn grant(&self, component: &LockedComponent) -> anyhow::Result<VariablesState> {
-        self.component_values(component)
+    fn grant(&self, grantee: &Grantee<'_>) -> anyhow::Result<VariablesState> {
+        self.component_values(grantee.component)
     }
 
     fn state(self: &Arc<Self>, grant: &VariablesState) -> VariablesState {
@@ -335,9 +335,11 @@ mod tests {
                     .collect::<BTreeMap<_, _>>()}],
         });
         let locked = LockedApp::from_json(locked.to_string().as_bytes()).unwrap();
-        Arc::new(app.clone())
-            .grant(locked.component("c").unwrap())
-            .unwrap()
+        let grantee = Grantee {
+            component: locked.component("c").unwrap(),
+            allowed_hosts: &Arc::new(Default::default()),
+        };
+        Arc::new(app.clone()).grant(&grantee).unwrap()
     }
 
     #[test]

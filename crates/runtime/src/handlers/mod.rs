@@ -173,11 +173,12 @@ impl Execution {
 
     /// A fresh store for one instance: the template's state, limits and the deadline.
     fn store(&self, deadline: &Deadline) -> Result<Store<InstanceState>, HandleError> {
-        let state = self
-            .template
-            .instance_state()
-            .map_err(|e| HandleError::Instantiate(wasmtime::format_err!("{e:#}")))?;
-        Ok(self.store_with(state, deadline))
+        Ok(self.store_with(self.state()?, deadline))
+    }
+
+    /// Fresh state for one instance, from the component's template.
+    fn state(&self) -> Result<InstanceState, HandleError> {
+        self.template.instance_state().map_err(setup_failed)
     }
 
     /// [`Execution::store`] for state the handler made itself (Wagi's command context).
@@ -189,6 +190,11 @@ impl Execution {
     fn component_id(&self) -> &str {
         self.template.component_id()
     }
+}
+
+/// An instance's set-up (its files, its capabilities) failed: it cannot be instantiated.
+fn setup_failed(e: anyhow::Error) -> HandleError {
+    HandleError::Instantiate(wasmtime::format_err!("{e:#}"))
 }
 
 /// One handler kind's request path: the contract every file in this module implements.

@@ -152,9 +152,7 @@ impl WagiHandler {
                 start.call_async(&mut store, ()).await
             }
             Program::Component(pre) => {
-                let mut state = template
-                    .instance_state()
-                    .map_err(|e| HandleError::Instantiate(wasmtime::format_err!("{e:#}")))?;
+                let mut state = self.execution.state()?;
                 state.wasi = wasi.build();
                 let mut store = self.execution.store_with(state, deadline);
                 let command = pre
@@ -197,7 +195,7 @@ impl Handle for WagiHandler {
             .execution
             .template
             .command_wasi()
-            .map_err(|e| HandleError::Instantiate(wasmtime::format_err!("{e:#}")))?;
+            .map_err(super::setup_failed)?;
         wasi.envs(&env)
             .args(&args)
             .stdin(MemoryInputPipe::new(body))

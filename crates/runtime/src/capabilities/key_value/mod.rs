@@ -17,14 +17,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use anyhow::{bail, Context as _};
-use spindle_manifest::locked::LockedComponent;
 use wasmtime::component::{HasData, Linker, Resource};
 
 use super::bindings::fermyon::spin::key_value as spin_kv;
 use super::bindings::spin::key_value::key_value as kv3;
 use super::bindings::wasi::keyvalue::{atomics, batch, store as wasi_kv};
 use super::runtime_config::StoreConfig;
-use super::{Capability, Has, View};
+use super::{Capability, Grantee, Has, View};
 pub use backends::{BackendError, KvBackend, RedisKv, SqliteKv};
 
 impl Capability for KeyValue {
@@ -44,7 +43,8 @@ impl Capability for KeyValue {
         Ok(())
     }
 
-    fn grant(&self, component: &LockedComponent) -> anyhow::Result<KvGrant> {
+    fn grant(&self, grantee: &Grantee<'_>) -> anyhow::Result<KvGrant> {
+        let component = grantee.component;
         self.grant_labels(&component.id, &component.key_value_stores())
     }
 
